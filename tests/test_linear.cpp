@@ -37,7 +37,7 @@ TEST_CASE("Linear forward matches a hand-computed case") {
   CHECK(y(1, 2) == doctest::Approx(16.5));
 }
 
-TEST_CASE("Linear gradients match central differences; parameter grads accumulate") {
+TEST_CASE("Linear gradients match central differences, and parameter grads accumulate") {
   Cpu be;
   Context<Cpu> ctx{be};
   ParamArena<Cpu, double> arena;

@@ -6,6 +6,9 @@
 
 namespace stai {
 
+/// Whether a GEMM operand is used as stored or transposed (every backend).
+enum class Op { N, T };
+
 /// What a forward/backward call needs besides its tensors: the backend
 /// instance, train/eval mode, and the counters that make dropout masks a pure
 /// function of (seed, step, layer, element) — the same bits on every backend

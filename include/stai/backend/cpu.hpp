@@ -19,12 +19,10 @@
 #endif
 
 #include "../config.hpp"
+#include "../context.hpp"
 #include "../error.hpp"
 
 namespace stai {
-
-/// Whether a GEMM operand is used as stored or transposed.
-enum class Op { N, T };
 
 /// The CPU backend. `threads` = 0 uses the OpenMP default.
 struct Cpu {

@@ -1,0 +1,236 @@
+// stai — Euclidean top-k attention imputation head (the stAI default).
+//
+// Semantics (REFERENCE.md, "Imputation module (Euclidean, default)"; the
+// authors' DistanceScore/EuclideanAttention with method 'softmax'):
+//   D_ij = ||z1_i - z2_j||_2 (not squared);
+//   per spatial cell i keep the k reference cells with the smallest D_ij
+//   (k >= n2: all of them — the paper's variant), ties broken by the
+//   smaller reference index j (torch.topk leaves tie order unspecified);
+//   S_ij = softmax over the kept j of (-D_ij), 0 elsewhere;  imputed = S V.
+// Gradients flow through D into z1 and z2; the selection is not
+// differentiated; where D_ij == 0 the derivative of the norm is taken as 0
+// (torch.cdist's rule).
+//
+// Computation (memory O(tile x n2 + n1 k), never n1 x n2 at once for k < n2):
+//   * |z1_i|^2, |z2_j|^2 per row; for each tile of `tile_rows` spatial rows one
+//     GEMM gives -2 z1 z2^T, and a per-row functor keeps the k smallest clamped
+//     squared distances |a|^2 + |b|^2 - 2ab with a bounded heap (ties by index);
+//   * the distances of the k kept pairs are then recomputed directly from the
+//     coordinates (k d flops per row): the weights and gradients do not suffer
+//     the cancellation of the GEMM form, and identical rows give D == 0 exactly.
+//     In exact arithmetic this equals torch's value; in floating point it is
+//     at least as accurate;
+//   * imputed rows are gathers over the k kept reference cells.
+// Backward: one per-row functor gives the softmax/distance coefficients and
+// the z1 gradient; the z2 gradient is a race-free gather over the transposed
+// selection (a CSR built by a stable counting sort on the host, rebuilt after
+// each forward, in ascending (i, t) order -> bitwise identical for any thread
+// count). With k >= n2 (paper variant) the selection is implicit (j = t),
+// nothing is selected or sorted, S is dense (n1 x n2 weights stored) and
+// S V, dY V^T are GEMMs; the z2 gather walks blocks of 16 reference cells.
+// That path is reproducible for a given thread count (Eigen's GEMM blocking
+// depends on the thread count), and costs O(n1 n2 d) per call.
+//
+// Conventions: see layers/linear.hpp. The head has no parameters;
+// declare/bind exist so it composes like a layer.
+#pragma once
+#include <algorithm>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "../context.hpp"
+#include "../error.hpp"
+#include "../ops/attention.hpp"
+#include "../tensor/matrix.hpp"
+#include "../tensor/param_arena.hpp"
+
+namespace stai {
+
+template <class B, class T>
+class TopKAttention {
+ public:
+  /// k value meaning "attend to all reference cells" (the paper's variant).
+  static constexpr index_t kAllCells = std::numeric_limits<index_t>::max();
+  static constexpr index_t kDefaultTileRows = 256;
+
+  /// k: reference cells kept per spatial cell (>= 1; k >= n2 keeps all).
+  /// tile_rows: spatial rows per distance tile (>= 1); memory ~ tile_rows x n2.
+  explicit TopKAttention(index_t k = 50, index_t tile_rows = kDefaultTileRows)
+      : k_(k), tile_(tile_rows) {
+    STAI_CHECK(k >= 1, "TopKAttention: k must be at least 1 (got ", k,
+               "); use TopKAttention::kAllCells to attend to every reference cell");
+    STAI_CHECK(tile_rows >= 1, "TopKAttention: tile_rows must be at least 1 (got ", tile_rows, ")");
+  }
+
+  void declare(ParamArena<B, T>&, const std::string&) {}
+  void bind(ParamArena<B, T>&) {}
+
+  index_t k() const { return k_; }
+  index_t tile_rows() const { return tile_; }
+  /// Kept reference cells per row in the last forward: min(k, n2).
+  index_t k_eff() const { return keff_; }
+  /// True when the last forward attended to all reference cells (k >= n2).
+  bool uses_all_cells() const { return all_; }
+  index_t rows() const { return n1_; }
+  index_t ref_rows() const { return n2_; }
+
+  /// Selected reference indices of the last forward, n1 x k_eff, each row in
+  /// ascending (distance, index) order. Empty (null data) when all cells are
+  /// used: entry t of a row is then reference cell t.
+  CMatRef<index_t> indices() const {
+    if (all_) return {nullptr, 0, 0};
+    return {idx_.data(), n1_, keff_};
+  }
+  /// Attention weights (softmax over the kept cells), n1 x k_eff, aligned with indices().
+  CMatRef<T> weights() const { return {w_.data(), n1_, keff_}; }
+  /// Distances of the kept pairs, n1 x k_eff, aligned with indices().
+  CMatRef<T> distances() const { return {dist_.data(), n1_, keff_}; }
+
+  /// Computes the selection and weights for codes z1 (n1 x d) and z2 (n2 x d)
+  /// without imputing anything (apply() then imputes any values).
+  void attend(Context<B>& ctx, CMatRef<T> z1, CMatRef<T> z2) {
+    STAI_CHECK(z1.cols == z2.cols, "TopKAttention: spatial codes have ", z1.cols,
+               " columns but reference codes have ", z2.cols, "; both must be n x d_latent");
+    STAI_CHECK(z2.rows >= 1, "TopKAttention: the reference has no cells (z2 has 0 rows)");
+    STAI_CHECK(z2.rows <= index_t(0xffffffff), "TopKAttention: at most 2^32 - 1 reference cells "
+               "are supported, got ", z2.rows);
+    const B& be = ctx.be;
+    n1_ = z1.rows;
+    n2_ = z2.rows;
+    d_ = z1.cols;
+    all_ = k_ >= n2_;
+    keff_ = all_ ? n2_ : k_;
+    transposed_ = false;
+    const index_t nk = n1_ * keff_;
+    w_.reserve(nk);
+    dist_.reserve(nk);
+    if (!all_) {
+      idx_.reserve(nk);
+      sq1_.reserve(n1_);
+      sq2_.reserve(n2_);
+      const index_t tr = std::min(tile_, std::max<index_t>(n1_, 1));
+      tile_g_.reserve(tr * n2_);
+      tile_heap_.reserve(tr * keff_);
+      launch(be, n1_, ops::RowSqNorm<T>{z1.data, sq1_.data(), d_});
+      launch(be, n2_, ops::RowSqNorm<T>{z2.data, sq2_.data(), d_});
+      for (index_t r0 = 0; r0 < n1_; r0 += tr) {
+        const index_t rows = std::min(tr, n1_ - r0);
+        gemm(be, Op::N, Op::T, rows, n2_, d_, T(-2), z1.data + r0 * d_, d_, z2.data, d_, T(0),
+             tile_g_.data(), n2_);
+        launch_rows(be, rows,
+                    ops::TopKSelectRow<T>{tile_g_.data(), sq1_.data() + r0, sq2_.data(),
+                                          tile_heap_.data(), idx_.data() + r0 * keff_, n2_,
+                                          keff_, std::numeric_limits<T>::infinity()});
+      }
+    }
+    launch_rows(be, n1_,
+                ops::TopKDistSoftmaxRow<T>{z1.data, z2.data, sel(), dist_.data(), w_.data(), d_,
+                                           keff_});
+  }
+
+  /// Imputes values v (n2 x g) with the attention of the last forward/attend:
+  /// y (n1 x g) = S v. Any v with n2 rows (e.g. genes not seen in training).
+  void apply(Context<B>& ctx, CMatRef<T> v, MatRef<T> y) const {
+    STAI_CHECK(keff_ > 0, "TopKAttention::apply called before forward/attend");
+    STAI_CHECK(v.rows == n2_, "TopKAttention: values have ", v.rows,
+               " rows but the attention was computed for ", n2_, " reference cells");
+    STAI_CHECK(y.rows == n1_ && y.cols == v.cols, "TopKAttention: output must be ", n1_, " x ",
+               v.cols, ", got ", y.rows, " x ", y.cols);
+    if (all_)  // dense attention: one GEMM
+      gemm(ctx.be, Op::N, Op::N, n1_, v.cols, n2_, T(1), w_.data(), n2_, v.data, v.cols, T(0),
+           y.data, v.cols);
+    else
+      launch_rows(ctx.be, n1_,
+                  ops::AttnGatherRow<T>{w_.data(), sel(), v.data, y.data, keff_, v.cols});
+  }
+
+  /// y = S v with S from z1, z2 (see the file comment).
+  void forward(Context<B>& ctx, CMatRef<T> z1, CMatRef<T> z2, CMatRef<T> v, MatRef<T> y) {
+    STAI_CHECK(v.rows == z2.rows, "TopKAttention: values have ", v.rows,
+               " rows but there are ", z2.rows, " reference cells (one value row per cell)");
+    attend(ctx, z1, z2);
+    apply(ctx, v, y);
+  }
+
+  /// Gradients of <dy, S v> w.r.t. z1 and z2, for the z1, z2, v of the LAST
+  /// forward (the stored selection and weights are used). dz1 / dz2 are
+  /// written (Grad::Write) or added to (Grad::Accumulate); a null data
+  /// pointer skips that gradient. v is a constant (no gradient).
+  void backward(Context<B>& ctx, CMatRef<T> z1, CMatRef<T> z2, CMatRef<T> v, CMatRef<T> dy,
+                MatRef<T> dz1, MatRef<T> dz2, Grad mode = Grad::Write) {
+    STAI_CHECK(keff_ > 0, "TopKAttention::backward called before forward");
+    STAI_CHECK(z1.rows == n1_ && z2.rows == n2_ && z1.cols == d_ && z2.cols == d_,
+               "TopKAttention::backward: codes are ", z1.rows, " x ", z1.cols, " and ", z2.rows,
+               " x ", z2.cols, " but the last forward used ", n1_, " x ", d_, " and ", n2_, " x ",
+               d_, "; call backward with the inputs of the last forward");
+    STAI_CHECK(v.rows == n2_ && dy.rows == n1_ && dy.cols == v.cols,
+               "TopKAttention::backward: dy must be ", n1_, " x ", v.cols, " (got ", dy.rows,
+               " x ", dy.cols, ") and v must have ", n2_, " rows (got ", v.rows, ")");
+    if (dz1.data)
+      STAI_CHECK(dz1.rows == n1_ && dz1.cols == d_, "TopKAttention::backward: dz1 must be ", n1_,
+                 " x ", d_, ", got ", dz1.rows, " x ", dz1.cols);
+    if (dz2.data)
+      STAI_CHECK(dz2.rows == n2_ && dz2.cols == d_, "TopKAttention::backward: dz2 must be ", n2_,
+                 " x ", d_, ", got ", dz2.rows, " x ", dz2.cols);
+    if (!dz1.data && !dz2.data) return;
+    const B& be = ctx.be;
+    const bool acc = mode == Grad::Accumulate;
+    coef_.reserve(n1_ * keff_);
+    if (all_)  // dense attention: dW = dY V^T by GEMM
+      gemm(be, Op::N, Op::T, n1_, n2_, v.cols, T(1), dy.data, v.cols, v.data, v.cols, T(0),
+           coef_.data(), n2_);
+    launch_rows(be, n1_,
+                ops::TopKAttnBackwardRow<T>{dy.data, v.data, w_.data(), dist_.data(), sel(),
+                                            z1.data, z2.data, coef_.data(), dz1.data, keff_,
+                                            v.cols, d_, acc, all_});
+    if (!dz2.data) return;
+    if (all_) {
+      constexpr index_t kBlock = 16;
+      launch_rows(be, (n2_ + kBlock - 1) / kBlock,
+                  ops::DenseAttnBackwardZ2Block<T>{coef_.data(), z1.data, z2.data, dz2.data, n1_,
+                                                   n2_, d_, kBlock, acc});
+      return;
+    }
+    if (!transposed_) build_transpose(be);
+    launch_rows(be, n2_,
+                ops::TopKAttnBackwardZ2Row<T>{tptr_.data(), tent_.data(), coef_.data(), z1.data,
+                                              z2.data, dz2.data, keff_, d_, acc});
+  }
+
+ private:
+  const index_t* sel() const { return all_ ? nullptr : idx_.data(); }
+
+  /// Transposed selection as CSR over reference cells: stable counting sort
+  /// of the flat positions e = i k + t by idx[e] (host-side index lists).
+  void build_transpose(const B& be) {
+    const index_t nk = n1_ * keff_;
+    h_idx_.resize(static_cast<std::size_t>(nk));
+    copy_to_host(be, h_idx_.data(), idx_.data(), nk);
+    h_ptr_.assign(static_cast<std::size_t>(n2_ + 1), 0);
+    for (index_t e = 0; e < nk; ++e) ++h_ptr_[static_cast<std::size_t>(h_idx_[e] + 1)];
+    for (index_t j = 0; j < n2_; ++j) h_ptr_[j + 1] += h_ptr_[j];
+    h_pos_.assign(h_ptr_.begin(), h_ptr_.end() - 1);
+    h_ent_.resize(static_cast<std::size_t>(nk));
+    for (index_t e = 0; e < nk; ++e) h_ent_[h_pos_[h_idx_[e]]++] = e;
+    tptr_.reserve(n2_ + 1);
+    tent_.reserve(nk);
+    copy_from_host(be, tptr_.data(), h_ptr_.data(), n2_ + 1);
+    copy_from_host(be, tent_.data(), h_ent_.data(), nk);
+    transposed_ = true;
+  }
+
+  index_t k_, tile_;
+  index_t n1_ = 0, n2_ = 0, d_ = 0, keff_ = 0;
+  bool all_ = false, transposed_ = false;
+  // selection state (n1 x k_eff)
+  Buffer<B, index_t> idx_;
+  Buffer<B, T> w_, dist_;
+  // workspaces
+  Buffer<B, T> sq1_, sq2_, tile_g_, coef_;
+  Buffer<B, ops::TopKEntry<T>> tile_heap_;
+  Buffer<B, index_t> tptr_, tent_;
+  std::vector<index_t> h_idx_, h_ptr_, h_pos_, h_ent_;
+};
+
+}  // namespace stai

@@ -42,4 +42,5 @@
 #include "model/stai_model.hpp"
 #include "model/ensemble.hpp"
 #include "model/pipeline.hpp"
+#include "model/model_file.hpp"
 #include "eval/metrics.hpp"

@@ -24,7 +24,9 @@
 //   the limit of the formula (every block mean is then 5).
 #pragma once
 #include <algorithm>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <Eigen/Core>
 
@@ -171,55 +173,61 @@ class MmdLoss {
 
     const bool grad = dz1.data || dz2.data;
     const index_t tr = std::min(tr_, n), tc = std::min(tc_, n);
-    tile_.resize(tr, tc);
-    rowval_.reserve(tr);
-    if (grad) {
-      dz_.resize(n, d);
-      fill(be, dz_.data(), n * d, T(0));
-      prow_.resize(tr, da);
-      pcol_.resize(tc, da);
-    }
+    if (grad) dz_.resize(n, d);
     const double dn1 = static_cast<double>(n1), dn2 = static_cast<double>(n2);
     ops::MmdTileRow<T> f{};
-    f.tile = tile_.data();
     f.nrm = nrm_.data();
-    f.rowval = rowval_.data();
     f.n1 = n1;
     f.neg_inv4b = static_cast<T>(-1.0 / (4.0 * b));
     f.c11 = static_cast<T>(1.0 / (dn1 * dn1));
     f.c12 = static_cast<T>(-1.0 / (dn1 * dn2));
     f.c22 = static_cast<T>(1.0 / (dn2 * dn2));
+    const index_t nblocks = (n + tr - 1) / tr;
 
     double value = 0;
-    const T* Z = zaug_.data();
-    for (index_t r0 = 0; r0 < n; r0 += tr) {
-      const index_t rows = std::min(tr, n - r0), r1 = r0 + rows;
-      for (index_t c0 = r0; c0 < n; c0 += tc) {
-        const index_t w = std::min(tc, n - c0);
-        // tile = -2 Zc_I Zc_J^T
-        gemm(be, Op::N, Op::T, rows, w, d, T(-2), Z + r0 * da, da, Z + c0 * da, da, T(0),
-             tile_.data(), w);
-        f.cols = w;
-        f.r0 = r0;
-        f.c0 = c0;
-        f.diag_end = r1;
-        if (generic_) detail::mmd_tile_step<B, T>(be, f, rows);
-        else detail::mmd_tile_step(be, f, rows);
-        value += reduce_sum(be, rows, ops::ReadAsDouble<double>{rowval_.data()});
-        if (!grad) continue;
-        // row block: P_I (+)= W_IJ Zaug_J
-        gemm(be, Op::N, Op::N, rows, da, w, T(1), tile_.data(), w, Z + c0 * da, da,
-             c0 == r0 ? T(0) : T(1), prow_.data(), da);
-        // mirrored pairs (columns beyond the row block): P_J = W_IJ^T Zaug_I
-        const index_t cs = std::max(c0, r1);
-        if (cs < c0 + w) {
-          const index_t wc = c0 + w - cs;
-          gemm(be, Op::T, Op::N, wc, da, rows, T(1), tile_.data() + (cs - c0), w, Z + r0 * da,
-               da, T(0), pcol_.data(), da);
-          launch(be, wc * d, ops::MmdCombine<T>{pcol_.data(), Z, dz_.data(), cs, d});
+    int workers = 1;
+    if constexpr (std::is_same_v<B, Cpu>) workers = std::min<index_t>(be.num_threads(), nblocks);
+    if (workers <= 1) {
+      // One worker: the tile GEMMs themselves may use the backend's threads.
+      work_.resize(1);
+      prepare(work_[0], tr, tc, da, grad);
+      if (grad) fill(be, dz_.data(), n * d, T(0));
+      for (index_t blk = 0; blk < nblocks; ++blk)
+        value += row_block(be, work_[0], f, blk * tr, tr, tc, n, d, grad, dz_.data());
+    } else {
+      if constexpr (std::is_same_v<B, Cpu>) {
+        // Row blocks dealt round-robin to the threads (block I has n/tc - I
+        // column blocks: interleaving balances the triangle); each thread
+        // runs single-threaded GEMMs into its own tile and gradient buffer.
+        // The per-thread gradients and per-block values are then added in a
+        // fixed order: the same bits for a given thread count.
+        work_.resize(static_cast<std::size_t>(workers));
+        for (auto& w : work_) {
+          prepare(w, tr, tc, da, grad);
+          if (grad) {
+            w.dz.resize(n, d);
+            fill(be, w.dz.data(), n * d, T(0));
+          }
+        }
+        std::vector<double> vals(static_cast<std::size_t>(nblocks), 0.0);
+        const Cpu one{1};
+#pragma omp parallel for schedule(static, 1) num_threads(workers)
+        for (index_t blk = 0; blk < nblocks; ++blk) {
+#ifdef _OPENMP
+          TileWork& w = work_[static_cast<std::size_t>(omp_get_thread_num())];
+#else
+          TileWork& w = work_[0];
+#endif
+          vals[static_cast<std::size_t>(blk)] =
+              row_block(one, w, f, blk * tr, tr, tc, n, d, grad, grad ? w.dz.data() : nullptr);
+        }
+        for (double v : vals) value += v;
+        if (grad) {
+          copy(be, dz_.data(), work_[0].dz.data(), n * d);
+          for (std::size_t t = 1; t < work_.size(); ++t)
+            launch(be, n * d, ops::Axpby<T>{work_[t].dz.data(), dz_.data(), T(1), T(1)});
         }
       }
-      if (grad) launch(be, rows * d, ops::MmdCombine<T>{prow_.data(), Z, dz_.data(), r0, d});
     }
     if (grad) {
       // dMMD/dZ = -(1/b) dz_ (the 4 of d/dZ |Zi - Zj|^2 summed over both
@@ -235,12 +243,68 @@ class MmdLoss {
   double bandwidth() const { return bandwidth_; }
 
  private:
+  /// Workspace of one worker: one tile, its row values, the two backward
+  /// products and (parallel CPU path) a private gradient accumulator.
+  struct TileWork {
+    Matrix<B, T> tile, prow, pcol, dz;
+    Buffer<B, double> rowval;
+  };
+  static void prepare(TileWork& w, index_t tr, index_t tc, index_t da, bool grad) {
+    w.tile.resize(tr, tc);
+    w.rowval.reserve(tr);
+    if (grad) {
+      w.prow.resize(tr, da);
+      w.pcol.resize(tc, da);
+    }
+  }
+
+  /// Row block starting at r0 against the column blocks from its diagonal
+  /// on: adds the block's pair terms to the gradient accumulator dz (n x d,
+  /// unscaled) and returns its share of the MMD value.
+  template <class BB>
+  double row_block(const BB& be, TileWork& w, ops::MmdTileRow<T> f, index_t r0, index_t tr,
+                   index_t tc, index_t n, index_t d, bool grad, T* dz) {
+    const index_t da = d + 1;
+    const T* Z = zaug_.data();
+    const index_t rows = std::min(tr, n - r0), r1 = r0 + rows;
+    f.tile = w.tile.data();
+    f.rowval = w.rowval.data();
+    double value = 0;
+    for (index_t c0 = r0; c0 < n; c0 += tc) {
+      const index_t wd = std::min(tc, n - c0);
+      // tile = -2 Zc_I Zc_J^T
+      gemm(be, Op::N, Op::T, rows, wd, d, T(-2), Z + r0 * da, da, Z + c0 * da, da, T(0),
+           w.tile.data(), wd);
+      f.cols = wd;
+      f.r0 = r0;
+      f.c0 = c0;
+      f.diag_end = r1;
+      if (generic_) detail::mmd_tile_step<BB, T>(be, f, rows);
+      else detail::mmd_tile_step(be, f, rows);
+      value += reduce_sum(be, rows, ops::ReadAsDouble<double>{w.rowval.data()});
+      if (!grad) continue;
+      // row block: P_I (+)= W_IJ Zaug_J
+      gemm(be, Op::N, Op::N, rows, da, wd, T(1), w.tile.data(), wd, Z + c0 * da, da,
+           c0 == r0 ? T(0) : T(1), w.prow.data(), da);
+      // mirrored pairs (columns beyond the row block): P_J = W_IJ^T Zaug_I
+      const index_t cs = std::max(c0, r1);
+      if (cs < c0 + wd) {
+        const index_t wc = c0 + wd - cs;
+        gemm(be, Op::T, Op::N, wc, da, rows, T(1), w.tile.data() + (cs - c0), wd, Z + r0 * da,
+             da, T(0), w.pcol.data(), da);
+        launch(be, wc * d, ops::MmdCombine<T>{w.pcol.data(), Z, dz, cs, d});
+      }
+    }
+    if (grad) launch(be, rows * d, ops::MmdCombine<T>{w.prow.data(), Z, dz, r0, d});
+    return value;
+  }
+
   index_t tr_, tc_;
   bool generic_ = false;
   double fixed_b_ = 0, bandwidth_ = 0;
   Buffer<B, T> mean_, nrm_;
-  Buffer<B, double> rowval_;
-  Matrix<B, T> zaug_, tile_, dz_, prow_, pcol_;
+  Matrix<B, T> zaug_, dz_;
+  std::vector<TileWork> work_;
 };
 
 }  // namespace stai

@@ -10,6 +10,10 @@
 // A null `idx` means "all reference cells, in index order" (k == n2): entry
 // (i, t) then refers to reference cell t.
 #pragma once
+#include <type_traits>
+#if defined(__AVX__) && !defined(__CUDACC__)
+#include <immintrin.h>
+#endif
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -106,6 +110,102 @@ struct TopKSelectRow {
     h[pos] = e;
   }
 
+  /// Bit u set iff p[u] <= t, for u < 16 (AVX compare + movemask on the
+  /// host for float; a plain loop elsewhere, same result).
+  STAI_HOST_DEVICE static unsigned block_mask16(const T* p, T t) {
+#if defined(__AVX__) && !defined(__CUDACC__)
+    if constexpr (std::is_same_v<T, float>) {
+      const __m256 tv = _mm256_set1_ps(t);
+      const int lo = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(p), tv, _CMP_LE_OQ));
+      const int hi = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(p + 8), tv, _CMP_LE_OQ));
+      return static_cast<unsigned>(lo) | (static_cast<unsigned>(hi) << 8);
+    }
+#endif
+    unsigned mask = 0;
+    for (int u = 0; u < 16; ++u) mask |= (p[u] <= t ? 1u : 0u) << u;
+    return mask;
+  }
+
+  /// Index of the lowest set bit of a non-zero mask.
+  STAI_HOST_DEVICE static int lowest_bit(unsigned m) {
+#if defined(__CUDA_ARCH__)
+    return __ffs(static_cast<int>(m)) - 1;
+#else
+    return __builtin_ctz(m);
+#endif
+  }
+
+  /// Sift-up insertion into a max-heap of n entries (becomes n + 1).
+  STAI_HOST_DEVICE static void push(Entry* h, index_t n, Entry e) {
+    index_t c = n;
+    while (c > 0) {
+      const index_t p = (c - 1) / 2;
+      if (!(e > h[p])) break;
+      h[c] = h[p];
+      c = p;
+    }
+    h[c] = e;
+  }
+
+  /// Keeps the k smallest (key, j) among the keys <= t in the max-heap h;
+  /// returns how many entries it holds (k unless fewer keys are <= t).
+  STAI_HOST_DEVICE index_t select_pass(const T* gr, Entry* h, T t) const {
+    index_t n = 0;
+    T thr = t;  // accept key <= thr while filling, key < root once full
+    for (index_t j0 = 0; j0 < n2; j0 += 16) {
+      const index_t len = j0 + 16 < n2 ? 16 : n2 - j0;
+      // bit u set: key j0 + u passes the current threshold
+      unsigned mask = 0;
+      if (len == 16) {
+        mask = block_mask16(gr + j0, thr);
+      } else {
+        for (index_t u = 0; u < len; ++u) mask |= (gr[j0 + u] <= thr ? 1u : 0u) << u;
+      }
+      while (mask) {
+        const int u = lowest_bit(mask);
+        mask &= mask - 1;
+        const index_t j = j0 + u;
+        const T key = gr[j];
+        if (n < k) {
+          if (key <= thr) {
+            push(h, n, Entry::make(key, j));
+            ++n;
+            if (n == k) thr = h[0].value();
+          }
+        } else if (key < thr) {
+          // j exceeds every held index, so an equal key never displaces the
+          // root: strict comparison with the root's key is exact.
+          replace_root(h, k, Entry::make(key, j));
+          thr = h[0].value();
+        }
+      }
+    }
+    return n;
+  }
+
+  /// The threshold estimate for a row (+inf when sampling would not help).
+  STAI_HOST_DEVICE T sample_threshold(const T* gr) const {
+    constexpr index_t kMaxRank = 32, kSamples = 256;
+    if (n2 < 4 * kSamples) return inf;
+    const index_t stride = n2 / kSamples;
+    // rank m (1-based) such that n2 * m / s ~ 2k + 2
+    const index_t m = (2 * k + 2) * kSamples / n2 + 1;
+    if (m > kMaxRank) return inf;
+    T best[kMaxRank];  // the m smallest samples, ascending
+    index_t cnt = 0;
+    for (index_t s = 0; s < kSamples; ++s) {
+      const T v = gr[s * stride];
+      if (cnt == m && !(v < best[m - 1])) continue;
+      index_t p = cnt < m ? cnt++ : m - 1;
+      while (p > 0 && best[p - 1] > v) {
+        best[p] = best[p - 1];
+        --p;
+      }
+      best[p] = v;
+    }
+    return best[m - 1];
+  }
+
   STAI_HOST_DEVICE void operator()(index_t r) const {
     T* gr = g + r * n2;
     const T base = sq1[r];
@@ -115,36 +215,15 @@ struct TopKSelectRow {
       gr[j] = key > T(0) ? key : (key == key ? T(0) : inf);
     }
     Entry* h = heap + r * k;
-    // heap of the first k candidates (sift up)
-    for (index_t j = 0; j < k; ++j) {
-      const Entry e = Entry::make(gr[j], j);
-      index_t c = j;
-      while (c > 0) {
-        const index_t p = (c - 1) / 2;
-        if (!(e > h[p])) break;
-        h[c] = h[p];
-        c = p;
-      }
-      h[c] = e;
-    }
-    // The rest: j exceeds every held index, so an equal key never displaces
-    // the root; the threshold stays in a register between (rare) updates.
-    // Blocks of 16 are first tested as a whole (a vectorisable OR over
-    // comparisons): after the first few hundred candidates nearly every
-    // block is skipped without a branch per element.
-    T thr = h[0].value();
-    for (index_t j0 = k; j0 < n2; j0 += 16) {
-      const index_t j1 = j0 + 16 < n2 ? j0 + 16 : n2;
-      int hit = 0;
-      for (index_t j = j0; j < j1; ++j) hit |= gr[j] < thr ? 1 : 0;
-      if (!hit) continue;
-      for (index_t j = j0; j < j1; ++j) {
-        if (gr[j] < thr) {
-          replace_root(h, k, Entry::make(gr[j], j));
-          thr = h[0].value();
-        }
-      }
-    }
+    // A threshold from a strided sample: the rank-m smallest of s sampled
+    // keys, with m chosen so that about 2k + 2 keys of the row fall below it.
+    // Scanning with that threshold from the start skips nearly every block of
+    // the row without per-element work; if fewer than k keys pass (rare), the
+    // row is scanned again without a threshold. The result is the same either
+    // way: the k smallest (key, j) of the row.
+    index_t filled = select_pass(gr, h, sample_threshold(gr));
+    if (filled < k) filled = select_pass(gr, h, inf);
+    (void)filled;
     // Heap sort: repeatedly move the largest entry to the end -> ascending.
     for (index_t end = k - 1; end > 0; --end) {
       const Entry e = h[end];

@@ -97,7 +97,9 @@ double reduce_sum(const Cpu& be, index_t n, const F& f) {
     for (index_t i = 0; i < n; ++i) s += static_cast<double>(f(i));
     return s;
   }
-  std::vector<double> part(static_cast<std::size_t>(chunks), 0.0);
+  // reused between calls (no allocation once large enough)
+  thread_local std::vector<double> part;
+  part.assign(static_cast<std::size_t>(chunks), 0.0);
   launch_rows(be, chunks, [&](index_t c) {
     const index_t lo = c * kReduceChunk, hi = std::min(n, lo + kReduceChunk);
     double s = 0;

@@ -209,7 +209,7 @@ class MmdLoss {
             fill(be, w.dz.data(), n * d, T(0));
           }
         }
-        std::vector<double> vals(static_cast<std::size_t>(nblocks), 0.0);
+        vals_.assign(static_cast<std::size_t>(nblocks), 0.0);  // keeps its capacity
         const Cpu one{1};
 #pragma omp parallel for schedule(static, 1) num_threads(workers)
         for (index_t blk = 0; blk < nblocks; ++blk) {
@@ -218,10 +218,10 @@ class MmdLoss {
 #else
           TileWork& w = work_[0];
 #endif
-          vals[static_cast<std::size_t>(blk)] =
+          vals_[static_cast<std::size_t>(blk)] =
               row_block(one, w, f, blk * tr, tr, tc, n, d, grad, grad ? w.dz.data() : nullptr);
         }
-        for (double v : vals) value += v;
+        for (double v : vals_) value += v;
         if (grad) {
           copy(be, dz_.data(), work_[0].dz.data(), n * d);
           for (std::size_t t = 1; t < work_.size(); ++t)
@@ -305,6 +305,7 @@ class MmdLoss {
   Buffer<B, T> mean_, nrm_;
   Matrix<B, T> zaug_, dz_;
   std::vector<TileWork> work_;
+  std::vector<double> vals_;
 };
 
 }  // namespace stai

@@ -162,7 +162,7 @@ class StaiModel {
                "train step: calibration matrices do not match the batch");
     auto& be = ctx.be;
     arena_.zero_grad(be);
-    resize_work(n1, n2, b.st_cal.cols);
+    resize_work(n1, m, n2, b.st_cal.cols);
 
     // Encoders.
     encode_spatial_into(ctx, b.st_fit, *b.graph);
@@ -263,7 +263,9 @@ class StaiModel {
     if (clf_lin_) clf_lin_->bind(arena_);
     if (learn_) learn_->bind(arena_);
   }
-  void resize_work(index_t n1, index_t n2, index_t ncal) {
+  /// n1 spatial rows (owned + halo), m owned rows (the imputation head and
+  /// its losses see only those), n2 reference rows, ncal calibration genes.
+  void resize_work(index_t n1, index_t m, index_t n2, index_t ncal) {
     const index_t d = cfg_.d_latent;
     z1_.resize(n1, d);
     dz1_.resize(n1, d);
@@ -273,8 +275,8 @@ class StaiModel {
     dzg_.resize(n1, d);
     z2_.resize(n2, d);
     dz2_.resize(n2, d);
-    imp_.resize(z1_.rows() == n1 ? n1 : n1, ncal);
-    dimp_.resize(n1, ncal);
+    imp_.resize(m, ncal);
+    dimp_.resize(m, ncal);
   }
   void encode_spatial_into(Context<B>& ctx, CMatRef<T> st_fit, const GatGraph<B>& g) {
     st_pre_.forward(ctx, st_fit, zp_.ref());

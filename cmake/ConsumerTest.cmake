@@ -1,5 +1,5 @@
 # Installs stai into a fresh prefix, then configures, builds and runs the tiny
-# consumer project in tests/consumer against it with find_package(stai CONFIG).
+# example project in examples/consumer against it with find_package(stai CONFIG).
 file(REMOVE_RECURSE ${WORK_DIR})
 set(PREFIX ${WORK_DIR}/prefix)
 execute_process(COMMAND ${CMAKE_COMMAND} --install ${STAI_BINARY_DIR} --prefix ${PREFIX}
@@ -7,7 +7,7 @@ execute_process(COMMAND ${CMAKE_COMMAND} --install ${STAI_BINARY_DIR} --prefix $
 if(rc)
   message(FATAL_ERROR "cmake --install failed (${rc})")
 endif()
-execute_process(COMMAND ${CMAKE_COMMAND} -S ${STAI_SOURCE_DIR}/tests/consumer -B ${WORK_DIR}/build
+execute_process(COMMAND ${CMAKE_COMMAND} -S ${STAI_SOURCE_DIR}/examples/consumer -B ${WORK_DIR}/build
                         -DCMAKE_PREFIX_PATH=${PREFIX} -DCMAKE_BUILD_TYPE=Release
                 RESULT_VARIABLE rc)
 if(rc)
@@ -17,10 +17,10 @@ execute_process(COMMAND ${CMAKE_COMMAND} --build ${WORK_DIR}/build RESULT_VARIAB
 if(rc)
   message(FATAL_ERROR "building the consumer project failed (${rc})")
 endif()
-execute_process(COMMAND ${WORK_DIR}/build/stai_consumer RESULT_VARIABLE rc OUTPUT_VARIABLE out)
+execute_process(COMMAND ${WORK_DIR}/build/stai_example ${WORK_DIR}/run 20 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 message(STATUS "${out}")
 if(rc)
-  message(FATAL_ERROR "the consumer program failed (${rc})")
+  message(FATAL_ERROR "the consumer program failed (${rc}): ${err}")
 endif()
 if(NOT out MATCHES "stai consumer ok")
   message(FATAL_ERROR "the consumer program printed an unexpected result: ${out}")

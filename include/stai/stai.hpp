@@ -44,3 +44,4 @@
 #include "model/pipeline.hpp"
 #include "model/model_file.hpp"
 #include "eval/metrics.hpp"
+#include "eval/cross_validation.hpp"

@@ -97,14 +97,17 @@ double reduce_sum(const Cpu& be, index_t n, const F& f) {
     for (index_t i = 0; i < n; ++i) s += static_cast<double>(f(i));
     return s;
   }
-  // reused between calls (no allocation once large enough)
+  // Reused between calls (no allocation once large enough). The worker
+  // threads must write through a pointer: naming a thread_local inside the
+  // loop body would reach each worker's own (empty) vector.
   thread_local std::vector<double> part;
   part.assign(static_cast<std::size_t>(chunks), 0.0);
-  launch_rows(be, chunks, [&](index_t c) {
+  double* const out = part.data();
+  launch_rows(be, chunks, [&f, out, n](index_t c) {
     const index_t lo = c * kReduceChunk, hi = std::min(n, lo + kReduceChunk);
     double s = 0;
     for (index_t i = lo; i < hi; ++i) s += static_cast<double>(f(i));
-    part[static_cast<std::size_t>(c)] = s;
+    out[c] = s;
   });
   double s = 0;
   for (double p : part) s += p;

@@ -5,9 +5,15 @@
 #     stai_cuda / stai::cuda   header-only INTERFACE target: stai + CUDA::cudart
 #                              + CUDA::cublas, and the nvcc flags the headers need;
 #                              installed in its own export set (staiCudaTargets).
+#                              Defines STAI_WITH_CUDA for its users (see
+#                              stai/backend/select.hpp: cuda_compiled()).
 #     stai_cuda_tests          tests/cuda/*.cu (with STAI_BUILD_TESTS); ctest runs
 #                              cuda_backend (SKIPPED without a CUDA device) and
 #                              cuda_host_checks (host-side checks, pass without a GPU).
+#     stai_bench_cuda          benchmarks/bench_cuda.cu (with STAI_BUILD_BENCHMARKS):
+#                              the per-op and per-epoch benchmarks on the GPU, same
+#                              names as stai_bench's; "no CUDA device" errors without one.
+#     stai_cli (the program)   gets apps/stai_cuda.cu and stai::cuda when that file exists.
 #
 # CMAKE_CUDA_ARCHITECTURES defaults to 90 (H100/H200; runs on newer GPUs through
 # the embedded PTX). Pass -DCMAKE_CUDA_ARCHITECTURES=native (or e.g. 80, 86, 89)
@@ -55,7 +61,10 @@ if(STAI_CUDA)
   add_library(stai_cuda INTERFACE)
   add_library(stai::cuda ALIAS stai_cuda)
   set_target_properties(stai_cuda PROPERTIES EXPORT_NAME cuda)  # installed as stai::cuda
-  target_link_libraries(stai_cuda INTERFACE stai CUDA::cudart CUDA::cublas)
+  target_link_libraries(stai_cuda INTERFACE stai_core CUDA::cudart CUDA::cublas)
+  # Tells code linked to stai::cuda (also plain .cpp files) that the CUDA
+  # backend is built in: stai::cuda_compiled() in stai/backend/select.hpp.
+  target_compile_definitions(stai_cuda INTERFACE STAI_WITH_CUDA)
   # C++20 in .cu files. CMake < 3.26 does not know nvcc's C++20 flag, so the
   # flag is given directly there.
   if("cuda_std_20" IN_LIST CMAKE_CUDA_COMPILE_FEATURES)
@@ -88,13 +97,41 @@ if(STAI_CUDA)
     add_executable(stai_cuda_tests ${STAI_CUDA_TEST_SOURCES})
     target_link_libraries(stai_cuda_tests PRIVATE stai::cuda doctest::doctest)
     # -Wpedantic is left out: nvcc's generated host code trips it everywhere.
+    # -Wno-unknown-pragmas: Eigen's nvcc-only '#pragma diag_suppress' lines
+    # reach the host compiler.
     target_compile_options(stai_cuda_tests PRIVATE
-      $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra>)
+      $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra,-Wno-unknown-pragmas>)
     # One CUDA runtime in the process: the shared one CUDA::cudart brings.
     set_target_properties(stai_cuda_tests PROPERTIES CUDA_RUNTIME_LIBRARY Shared)
     add_test(NAME cuda_backend COMMAND stai_cuda_tests)
     set_tests_properties(cuda_backend PROPERTIES SKIP_RETURN_CODE 77 LABELS cuda)
     add_test(NAME cuda_host_checks COMMAND stai_cuda_tests --host-only)
     set_tests_properties(cuda_host_checks PROPERTIES LABELS cuda)
+  endif()
+
+  if(STAI_BUILD_BENCHMARKS)
+    # The CPU benchmarks' per-op and per-epoch cases on the CUDA backend
+    # (find_package(benchmark) ran in the top-level CMakeLists.txt).
+    add_executable(stai_bench_cuda ${CMAKE_CURRENT_LIST_DIR}/../benchmarks/bench_cuda.cu)
+    target_link_libraries(stai_bench_cuda PRIVATE stai::cuda benchmark::benchmark_main)
+    target_compile_options(stai_bench_cuda PRIVATE
+      $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra,-Wno-unknown-pragmas>)
+    set_target_properties(stai_bench_cuda PROPERTIES CUDA_RUNTIME_LIBRARY Shared)
+  endif()
+
+  # The `stai` program's CUDA path (cmake/StaiApps.cmake, included before this
+  # file, defines stai_cli): when apps/stai_cuda.cu exists it is compiled by
+  # nvcc into the program, which then links stai::cuda (so STAI_WITH_CUDA is
+  # defined in its .cpp files and stai::cuda_compiled() is true). See
+  # stai/backend/select.hpp for the dispatch pattern.
+  if(TARGET stai_cli AND EXISTS ${CMAKE_CURRENT_LIST_DIR}/../apps/stai_cuda.cu)
+    target_sources(stai_cli PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../apps/stai_cuda.cu)
+    target_link_libraries(stai_cli PRIVATE stai::cuda)
+    target_compile_options(stai_cli PRIVATE
+      $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra,-Wno-unknown-pragmas>)
+    # stai_cli was created before CUDA was enabled: its CUDA properties were
+    # not initialised from the CMAKE_CUDA_* variables.
+    set_target_properties(stai_cli PROPERTIES CUDA_RUNTIME_LIBRARY Shared
+                                              CUDA_ARCHITECTURES "${CMAKE_CUDA_ARCHITECTURES}")
   endif()
 endif()

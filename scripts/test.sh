@@ -24,7 +24,7 @@ if [ "${STAI_SKIP_SANITIZE:-0}" != 1 ]; then
     -DSTAI_BUILD_BENCHMARKS=OFF -DSTAI_BUILD_APPS=OFF -DSTAI_CUDA=OFF
   cmake --build build-asan -j "$JOBS" --target stai_tests
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS="suppressions=$PWD/../tests/lsan.supp" \
-    ctest --output-on-failure -j "$JOBS" -E 'consumer_find_package|cli_')
+    ctest --output-on-failure -j "$JOBS" -E consumer_find_package)
 fi
 
 FUZZ_SECONDS=${STAI_FUZZ_SECONDS:-20}

@@ -1,0 +1,231 @@
+// stai command-line program — `stai cv`: held-out-gene evaluation. Measured
+// spatial genes are hidden from the model group by group, imputed, and
+// compared with their measurement (PCC, RMSE after z-scoring, JSD), as in
+// the stAI paper's leave-one-gene-out and k-fold protocols.
+#pragma once
+#include "train.hpp"
+
+namespace stai::cli {
+
+struct CvOptions {
+  CommonOptions c;
+  std::string scheme = "loo";
+  std::vector<std::string> genes;
+};
+
+/// "loo" -> 0, "kfold:K" -> K (K >= 2); anything else is a usage error.
+inline int parse_scheme(const std::string& s) {
+  if (s == "loo") return 0;
+  if (s.rfind("kfold:", 0) == 0) {
+    const std::string k = s.substr(6);
+    if (!k.empty() && k.size() < 7 && std::all_of(k.begin(), k.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+      const int K = std::stoi(k);
+      if (K >= 2) return K;
+    }
+  }
+  throw UsageError("--scheme '" + s + "' is not understood; use loo (leave one gene out) or kfold:K with K >= 2 "
+                   "(e.g. kfold:10)");
+}
+
+inline CLI::App* add_cv(CLI::App& app, CvOptions& o) {
+  auto* s = app.add_subcommand(
+      "cv",
+      "Measure how well stai imputes YOUR data: genes the spatial method did measure are hidden from the "
+      "model (one at a time, or in K groups), imputed, and compared with their measurement.");
+  add_input_options(s, o.c, true);
+  s->add_option("--scheme", o.scheme,
+                "loo = leave one gene out (small panels, as in the paper); kfold:K = hide the genes in K groups "
+                "(large panels, e.g. kfold:10)")
+      ->group("Evaluation");
+  s->add_option("--genes", o.genes, "evaluate only these shared genes (comma-separated); default: all shared genes")
+      ->delimiter(',')
+      ->group("Evaluation");
+  s->add_option("--out", o.c.out, "per-gene results table (.csv or .tsv): gene, group, PCC, RMSE, JSD")
+      ->required()
+      ->group("Output");
+  add_config_options(s, o.c);
+  add_output_options(s, o.c, false);
+  s->footer(
+      "Examples:\n"
+      "  stai cv --spatial osmfish.h5ad --reference zeisel.h5ad --scheme loo --out cv.csv\n"
+      "  stai cv --spatial merfish.h5ad --reference sc.h5ad --scheme kfold:10 --epochs 200 --out cv.csv --plot figs\n"
+      "\n"
+      "Per gene: PCC = Pearson correlation of imputed and measured values over cells (higher is better),\n"
+      "RMSE = root mean squared error after z-scoring both (lower is better), JSD = Jensen-Shannon\n"
+      "divergence of the two expression distributions over cells (lower is better). Every group trains a\n"
+      "full model (k submodels), so leave-one-out on a large panel takes long: use kfold:K there.");
+  return s;
+}
+
+inline json run_cv(CvOptions& o, const std::string& cmdline) {
+  Console con{o.c.quiet, {}};
+  Stopwatch total;
+  const int K = parse_scheme(o.scheme);
+  check_output(o.c.out, "--out", {".csv", ".tsv"});
+  check_plot_dir(o.c.plot_dir);
+  Cpu be = make_backend(o.c.threads);
+  const Config cfg = build_config(Config::imputation(), o.c, con);
+  Stopwatch sw;
+  AnnData spatial = read_spatial(o.c);
+  AnnData reference = read_reference(o.c);
+  json timings = {{"read", sw.seconds()}};
+
+  // The shared genes, as the pipeline will match them.
+  GeneMatchOptions gm;
+  gm.spatial_label = o.c.spatial;
+  gm.reference_label = o.c.reference;
+  const GeneMatch match = match_genes(spatial.var_names, reference.var_names, gm);
+  std::vector<std::string> candidates;
+  if (o.genes.empty()) {
+    candidates = match.genes;
+  } else {
+    std::vector<std::string> missing;
+    for (const auto& g : o.genes) {
+      const index_t j = find_gene(match.genes, g);
+      if (j < 0) missing.push_back(g);
+      else if (std::find(candidates.begin(), candidates.end(), match.genes[static_cast<std::size_t>(j)]) == candidates.end())
+        candidates.push_back(match.genes[static_cast<std::size_t>(j)]);
+    }
+    if (!missing.empty())
+      throw Error("--genes: " + std::to_string(missing.size()) + " gene(s) are not shared by " + o.c.spatial +
+                  " and " + o.c.reference + ": " + join(missing, ", ", 5) +
+                  "; only genes measured in both can be held out and compared");
+  }
+  const index_t n_shared = match.size();
+  std::vector<std::vector<std::string>> groups;
+  if (K == 0) {
+    for (const auto& g : candidates) groups.push_back({g});
+  } else {
+    if (static_cast<index_t>(candidates.size()) < K)
+      throw Error("--scheme kfold:" + std::to_string(K) + " needs at least " + std::to_string(K) + " genes to "
+                  "evaluate but there are " + std::to_string(candidates.size()) + "; lower K or use --scheme loo");
+    NumpyRandomState rs(static_cast<std::uint32_t>(cfg.seed));
+    for (const auto& f : kfold_split(static_cast<index_t>(candidates.size()), K, rs)) {
+      std::vector<std::string> grp;
+      for (index_t i : f.calibration) grp.push_back(candidates[static_cast<std::size_t>(i)]);
+      groups.push_back(std::move(grp));
+    }
+  }
+  std::size_t biggest = 0;
+  for (const auto& g : groups) biggest = std::max(biggest, g.size());
+  if (n_shared - static_cast<index_t>(biggest) <= cfg.k_folds)
+    throw Error("holding out " + std::to_string(biggest) + " of the " + std::to_string(n_shared) +
+                " shared genes leaves " + std::to_string(n_shared - static_cast<index_t>(biggest)) +
+                " for the model, but k_folds = " + std::to_string(cfg.k_folds) + " needs at least " +
+                std::to_string(cfg.k_folds + 1) + "; use more groups (kfold:K with a larger K, or loo) or lower "
+                "k_folds in --config");
+
+  con.say("Held-out-gene evaluation (", K == 0 ? std::string("leave one gene out") : "kfold:" + std::to_string(K),
+          "): ", candidates.size(), " genes in ", groups.size(), " group(s); each group trains ", cfg.k_folds,
+          " submodels x ", cfg.num_epoch, " epochs on the remaining shared genes (", n_shared, " shared in all)");
+  con.say("  gene                 PCC   RMSE(z)     JSD   group");
+
+  FitOptions fo;
+  fo.spatial_key = o.c.spatial_key;
+  fo.spatial_state = parse_state(o.c.spatial_state);
+  fo.reference_state = parse_state(o.c.reference_state);
+  fo.drop_zero_cells = o.c.drop_empty_cells;
+  std::vector<GeneScore> scores;
+  std::vector<int> group_of;
+  std::vector<std::vector<double>> imputed_cols, measured_cols;
+  RowMatrix<double> xy;
+  sw.reset();
+  // The inner (calibration) folds of every group come from ONE seeded
+  // RandomState, reused group after group, as the authors' leave-one-out
+  // run does (the same protocol as eval::cross_validate_genes).
+  NumpyRandomState inner(static_cast<std::uint32_t>(cfg.seed));
+  for (std::size_t gi = 0; gi < groups.size(); ++gi) {
+    Stai<> model;
+    fo.held_out = groups[gi];
+    fo.folds = kfold_split(n_shared - static_cast<index_t>(groups[gi].size()), cfg.k_folds, inner);
+    const FitReport rep = fit_with_progress(model, be, spatial, reference, cfg, fo, o.c.quiet,
+                                            "group " + std::to_string(gi + 1) + "/" + std::to_string(groups.size()) + ": ");
+    if (gi == 0) {
+      for (const auto& w : rep.warnings) con.warn(w);
+      xy = xy_of(model.spatial().obsm.at(o.c.spatial_key));
+    }
+    const Imputation imp = model.impute(be, groups[gi]);
+    for (std::size_t q = 0; q < groups[gi].size(); ++q) {
+      const std::string& g = groups[gi][q];
+      const index_t mj = find_gene(model.spatial().var_names, g);
+      const auto v = column(imp.mean, static_cast<index_t>(q));
+      const auto m = column(model.spatial().X, mj);
+      scores.push_back(score_gene(g, v, m));
+      group_of.push_back(static_cast<int>(gi + 1));
+      imputed_cols.push_back(v);
+      measured_cols.push_back(m);
+      char buf[200];
+      std::snprintf(buf, sizeof buf, "  %-16s %7s %9s %7s   %zu/%zu", g.c_str(), fmt(scores.back().pcc).c_str(),
+                    fmt(scores.back().rmse).c_str(), fmt(scores.back().jsd).c_str(), gi + 1, groups.size());
+      con.say(buf);
+    }
+  }
+  timings["train_and_impute"] = sw.seconds();
+
+  std::vector<double> pcc, rmse, jsd;
+  for (const auto& s : scores) {
+    pcc.push_back(s.pcc);
+    rmse.push_back(s.rmse);
+    jsd.push_back(s.jsd);
+  }
+  const double mp = eval::median(pcc), mr = eval::median(rmse), mj = eval::median(jsd);
+  con.say("Median over ", scores.size(), " genes: PCC ", fmt(mp), ", RMSE(z) ", fmt(mr), ", JSD ", fmt(mj),
+          "   (the paper reports a leave-one-out median PCC of 0.395 on osmFISH + Zeisel)");
+
+  sw.reset();
+  std::vector<std::vector<std::string>> rows;
+  for (std::size_t i = 0; i < scores.size(); ++i)
+    rows.push_back({scores[i].gene, std::to_string(group_of[i]), num_text(scores[i].pcc), num_text(scores[i].rmse),
+                    num_text(scores[i].jsd)});
+  write_table(o.c.out, {"gene", "group", "pcc", "rmse_z", "jsd"}, rows);
+  con.say("Wrote ", o.c.out);
+  json outputs = {{"out", o.c.out}};
+  if (!o.c.plot_dir.empty()) {
+    make_plot_dir(o.c.plot_dir);
+    json plots = json::array();
+    const std::string ext = o.c.plot_format;
+    const std::string h = (fs::path(o.c.plot_dir) / ("pcc_histogram." + ext)).string();
+    plot_histogram(h, pcc, "held-out genes: imputed vs measured", "Pearson correlation");
+    plots.push_back(h);
+    // best, median and worst genes by PCC
+    std::vector<std::size_t> order(scores.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      const double pa = std::isfinite(pcc[a]) ? pcc[a] : -2, pb = std::isfinite(pcc[b]) ? pcc[b] : -2;
+      return pa > pb;
+    });
+    std::vector<std::size_t> pick{order.front(), order[order.size() / 2], order.back()};
+    pick.erase(std::unique(pick.begin(), pick.end()), pick.end());
+    for (std::size_t i : pick) {
+      const std::string f = (fs::path(o.c.plot_dir) / ("heldout_" + safe_name(scores[i].gene) + "." + ext)).string();
+      plot_spatial_pair(f, xy, measured_cols[i], imputed_cols[i], scores[i].gene, pcc[i]);
+      plots.push_back(f);
+    }
+    outputs["plots"] = plots;
+    con.say("Wrote ", plots.size(), " figure(s) to ", o.c.plot_dir);
+  }
+  timings["write"] = sw.seconds();
+  timings["total"] = total.seconds();
+  return {{"command", "cv"},
+          {"command_line", cmdline},
+          {"status", "ok"},
+          {"stai_version", version()},
+          {"seed", cfg.seed},
+          {"config", cfg.to_json()},
+          {"scheme", o.scheme},
+          {"inputs",
+           {{"spatial", input_json(o.c.spatial, spatial, detect_state(spatial.X).state)},
+            {"reference", input_json(o.c.reference, reference, detect_state(reference.X).state)}}},
+          {"n_shared_genes", n_shared},
+          {"n_groups", groups.size()},
+          {"per_gene", scores_json(scores)},
+          {"median_pcc", mp},
+          {"median_rmse", mr},
+          {"median_jsd", mj},
+          {"mean_pcc", mean_finite(pcc)},
+          {"outputs", outputs},
+          {"timings", timings},
+          {"warnings", con.warnings}};
+}
+
+}  // namespace stai::cli

@@ -20,7 +20,7 @@ cmake --build build -j "$JOBS"
 
 if [ "${STAI_SKIP_SANITIZE:-0}" != 1 ]; then
   echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
-  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTAI_SANITIZE=ON \
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DSTAI_SANITIZE=ON \
     -DSTAI_BUILD_BENCHMARKS=OFF -DSTAI_BUILD_APPS=OFF -DSTAI_CUDA=OFF
   cmake --build build-asan -j "$JOBS" --target stai_tests
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS="suppressions=$PWD/../tests/lsan.supp" \

@@ -13,7 +13,7 @@
 #     stai_bench_cuda          benchmarks/bench_cuda.cu (with STAI_BUILD_BENCHMARKS):
 #                              the per-op and per-epoch benchmarks on the GPU, same
 #                              names as stai_bench's; "no CUDA device" errors without one.
-#     stai_cli (the program)   gets apps/stai_cuda.cu and stai::cuda when that file exists.
+#     stai (the program)       gets apps/stai_cuda.cu and stai::cuda when that file exists.
 #
 # CMAKE_CUDA_ARCHITECTURES defaults to 90 (H100/H200; runs on newer GPUs through
 # the embedded PTX). Pass -DCMAKE_CUDA_ARCHITECTURES=native (or e.g. 80, 86, 89)
@@ -120,18 +120,22 @@ if(STAI_CUDA)
   endif()
 
   # The `stai` program's CUDA path (cmake/StaiApps.cmake, included before this
-  # file, defines stai_cli): when apps/stai_cuda.cu exists it is compiled by
-  # nvcc into the program, which then links stai::cuda (so STAI_WITH_CUDA is
-  # defined in its .cpp files and stai::cuda_compiled() is true). See
-  # stai/backend/select.hpp for the dispatch pattern.
-  if(TARGET stai_cli AND EXISTS ${CMAKE_CURRENT_LIST_DIR}/../apps/stai_cuda.cu)
-    target_sources(stai_cli PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../apps/stai_cuda.cu)
-    target_link_libraries(stai_cli PRIVATE stai::cuda)
-    target_compile_options(stai_cli PRIVATE
-      $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra,-Wno-unknown-pragmas>)
-    # stai_cli was created before CUDA was enabled: its CUDA properties were
-    # not initialised from the CMAKE_CUDA_* variables.
-    set_target_properties(stai_cli PROPERTIES CUDA_RUNTIME_LIBRARY Shared
-                                              CUDA_ARCHITECTURES "${CMAKE_CUDA_ARCHITECTURES}")
+  # file, defines the executable target `stai`): when apps/stai_cuda.cu exists
+  # it is compiled by nvcc into the program, which then links stai::cuda (so
+  # STAI_WITH_CUDA is defined in its .cpp files too and stai::cuda_compiled()
+  # is true). See stai/backend/select.hpp for the dispatch pattern.
+  if(TARGET stai AND EXISTS ${CMAKE_CURRENT_LIST_DIR}/../apps/stai_cuda.cu)
+    get_target_property(_stai_program_type stai TYPE)
+    if(_stai_program_type STREQUAL "EXECUTABLE")
+      target_sources(stai PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../apps/stai_cuda.cu)
+      target_link_libraries(stai PRIVATE stai::cuda)
+      target_compile_options(stai PRIVATE
+        $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra,-Wno-unknown-pragmas>)
+      # The program target was created before CUDA was enabled: its CUDA
+      # properties were not initialised from the CMAKE_CUDA_* variables.
+      set_target_properties(stai PROPERTIES CUDA_RUNTIME_LIBRARY Shared
+                                            CUDA_ARCHITECTURES "${CMAKE_CUDA_ARCHITECTURES}")
+    endif()
+    unset(_stai_program_type)
   endif()
 endif()

@@ -50,8 +50,14 @@ struct Cpu {
   }
 };
 
-// Loops shorter than this run on one thread: the fork costs more than it saves.
-inline constexpr index_t kParallelGrain = 1 << 14;
+// Loops shorter than this run on one thread: a parallel region costs a fork
+// and a barrier, and on a machine where other processes compete for the cores
+// every barrier can wait a scheduler time slice for a preempted thread. The
+// per-element passes of stAI (tens of thousands of entries) are cheap and
+// memory-bound: only large ones are worth a region.
+inline constexpr index_t kParallelGrain = 1 << 17;
+// GEMMs with fewer multiply-adds than this run on one thread (same reason).
+inline constexpr double kParallelGemmWork = 8.0 * (1 << 20);
 // Fixed chunk length of reduce_sum: partial sums do not depend on the thread
 // count, so results are bitwise reproducible for any number of threads.
 inline constexpr index_t kReduceChunk = 1 << 12;
@@ -155,7 +161,8 @@ void gemm(const Cpu& be, Op ta, Op tb, index_t m, index_t n, index_t k, T alpha,
     return;
   }
 #ifdef _OPENMP
-  Eigen::setNbThreads(be.num_threads());
+  const double work = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+  Eigen::setNbThreads(work >= kParallelGemmWork ? be.num_threads() : 1);
 #else
   (void)be;
 #endif

@@ -37,8 +37,10 @@
 #include <algorithm>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "../backend/cpu.hpp"
 #include "../context.hpp"
 #include "../error.hpp"
 #include "../ops/attention.hpp"
@@ -110,18 +112,43 @@ class TopKAttention {
       sq1_.reserve(n1_);
       sq2_.reserve(n2_);
       const index_t tr = std::min(tile_, std::max<index_t>(n1_, 1));
-      tile_g_.reserve(tr * n2_);
-      tile_heap_.reserve(tr * keff_);
       launch(be, n1_, ops::RowSqNorm<T>{z1.data, sq1_.data(), d_});
       launch(be, n2_, ops::RowSqNorm<T>{z2.data, sq2_.data(), d_});
-      for (index_t r0 = 0; r0 < n1_; r0 += tr) {
-        const index_t rows = std::min(tr, n1_ - r0);
-        gemm(be, Op::N, Op::T, rows, n2_, d_, T(-2), z1.data + r0 * d_, d_, z2.data, d_, T(0),
-             tile_g_.data(), n2_);
-        launch_rows(be, rows,
-                    ops::TopKSelectRow<T>{tile_g_.data(), sq1_.data() + r0, sq2_.data(),
-                                          tile_heap_.data(), idx_.data() + r0 * keff_, n2_,
-                                          keff_, std::numeric_limits<T>::infinity()});
+      const index_t ntiles = (n1_ + tr - 1) / tr;
+      int workers = 1;
+      if constexpr (std::is_same_v<B, Cpu>) workers = static_cast<int>(std::min<index_t>(be.num_threads(), ntiles));
+      // One worker: the tile GEMM may use the backend's threads and the
+      // selection runs row-parallel. Several CPU workers: the tiles are dealt
+      // to the threads (one parallel region in all), each with its own tile
+      // buffer and single-threaded GEMM. Same result either way (rows are
+      // independent).
+      tile_g_.reserve(static_cast<index_t>(workers) * tr * n2_);
+      tile_heap_.reserve(static_cast<index_t>(workers) * tr * keff_);
+      auto do_tile = [&](const auto& bk, index_t t, index_t w, bool row_parallel) {
+        const index_t r0 = t * tr, rows = std::min(tr, n1_ - r0);
+        T* g = tile_g_.data() + w * tr * n2_;
+        ops::TopKEntry<T>* heap = tile_heap_.data() + w * tr * keff_;
+        gemm(bk, Op::N, Op::T, rows, n2_, d_, T(-2), z1.data + r0 * d_, d_, z2.data, d_, T(0), g, n2_);
+        const ops::TopKSelectRow<T> sel{g, sq1_.data() + r0, sq2_.data(), heap, idx_.data() + r0 * keff_,
+                                        n2_, keff_, std::numeric_limits<T>::infinity()};
+        if (row_parallel) launch_rows(bk, rows, sel);
+        else for (index_t r = 0; r < rows; ++r) sel(r);
+      };
+      if (workers <= 1) {
+        for (index_t t = 0; t < ntiles; ++t) do_tile(be, t, 0, true);
+      } else {
+        if constexpr (std::is_same_v<B, Cpu>) {
+          const Cpu one{1};
+#pragma omp parallel for schedule(static, 1) num_threads(workers)
+          for (index_t t = 0; t < ntiles; ++t) {
+#ifdef _OPENMP
+            const index_t w = omp_get_thread_num();
+#else
+            const index_t w = 0;
+#endif
+            do_tile(one, t, w, false);
+          }
+        }
       }
     }
     launch_rows(be, n1_,

@@ -120,7 +120,7 @@ class MmdLoss {
  public:
   /// Tile shape: rows of a row block and width of a column block (the one
   /// workspace matrix is tile_rows x tile_cols; tile_cols >= tile_rows).
-  explicit MmdLoss(index_t tile_rows = 256, index_t tile_cols = 512)
+  explicit MmdLoss(index_t tile_rows = 64, index_t tile_cols = 4096)
       : tr_(tile_rows), tc_(std::max(tile_cols, tile_rows)) {
     STAI_CHECK(tile_rows > 0, "MmdLoss: tile_rows must be positive, got ", tile_rows);
   }

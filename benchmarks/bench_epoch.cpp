@@ -77,3 +77,10 @@ BENCHMARK(epoch_full_batch)
     ->UseRealTime();
 BENCHMARK(epoch_full_batch_annotation)->Args({4839, 3005, 32})->Unit(benchmark::kMillisecond)->UseRealTime();
 }  // namespace
+
+namespace {
+// A whole 500-epoch submodel at the osmFISH size, for peak-memory measurement:
+//   /usr/bin/time -v ./stai_bench --benchmark_filter=submodel_500_epochs
+void submodel_500_epochs(benchmark::State& st) { run_epochs(st, false); }
+BENCHMARK(submodel_500_epochs)->Args({4839, 3005, 32})->Iterations(500)->Unit(benchmark::kMillisecond)->UseRealTime();
+}  // namespace

@@ -90,28 +90,43 @@ inline void normalize_total_log1p(RowMatrix<float>& X, double target_sum = 1e4,
   }
 }
 
+namespace detail {
+/// Column index of every name of `wanted` found in `names` (first
+/// occurrence); names not found are appended to `missing` instead.
+inline std::vector<index_t> lookup_columns(const std::vector<std::string>& names,
+                                           const std::vector<std::string>& wanted,
+                                           std::vector<std::string>& missing) {
+  std::unordered_map<std::string, index_t> pos;
+  for (std::size_t j = 0; j < names.size(); ++j) pos.emplace(names[j], static_cast<index_t>(j));
+  std::vector<index_t> cols;
+  for (const auto& g : wanted) {
+    const auto it = pos.find(g);
+    if (it == pos.end()) missing.push_back(g);
+    else cols.push_back(it->second);
+  }
+  return cols;
+}
+/// "'a', 'b', ..." (at most 10 names).
+inline std::string quoted_list(const std::vector<std::string>& v) {
+  std::string list;
+  for (std::size_t q = 0; q < v.size() && q < 10; ++q) list += (q ? ", '" : "'") + v[q] + "'";
+  if (v.size() > 10) list += ", ...";
+  return list;
+}
+}  // namespace detail
+
 /// Column index of every gene of `genes` in `var_names`; throws naming the
 /// missing genes.
 inline std::vector<index_t> gene_columns(const std::vector<std::string>& var_names,
                                          const std::vector<std::string>& genes,
                                          const std::string& where = {}) {
-  std::unordered_map<std::string, index_t> pos;
-  for (std::size_t j = 0; j < var_names.size(); ++j) pos.emplace(var_names[j], static_cast<index_t>(j));
-  std::vector<index_t> cols;
   std::vector<std::string> missing;
-  for (const auto& g : genes) {
-    const auto it = pos.find(g);
-    if (it == pos.end()) missing.push_back(g);
-    else cols.push_back(it->second);
-  }
-  if (!missing.empty()) {
-    std::string list;
-    for (std::size_t q = 0; q < missing.size() && q < 10; ++q) list += (q ? ", '" : "'") + missing[q] + "'";
-    if (missing.size() > 10) list += ", ...";
+  std::vector<index_t> cols = detail::lookup_columns(var_names, genes, missing);
+  if (!missing.empty())
     throw Error(detail::concat(detail::where_prefix(where), missing.size(), " of the ", genes.size(),
-                               " required genes are missing from the data (var_names): ", list,
+                               " required genes are missing from the data (var_names): ",
+                               detail::quoted_list(missing),
                                "; the data must contain every gene the model was trained on"));
-  }
   return cols;
 }
 

@@ -237,24 +237,14 @@ struct ModelBundle {
   /// Dense reference values (reference cells x genes) of the named genes, in
   /// the order given, for Ensemble::impute. Throws naming the missing genes.
   RowMatrix<float> reference_values(const std::vector<std::string>& wanted) const {
-    std::unordered_map<std::string, index_t> pos;
-    for (std::size_t j = 0; j < ref_genes.size(); ++j) pos.emplace(ref_genes[j], static_cast<index_t>(j));
-    std::vector<index_t> cols;
     std::vector<std::string> missing;
-    for (const auto& g : wanted) {
-      const auto it = pos.find(g);
-      if (it == pos.end()) missing.push_back(g);
-      else cols.push_back(it->second);
-    }
-    if (!missing.empty()) {
-      std::string list;
-      for (std::size_t q = 0; q < missing.size() && q < 10; ++q) list += (q ? ", '" : "'") + missing[q] + "'";
-      if (missing.size() > 10) list += ", ...";
+    const std::vector<index_t> cols = detail::lookup_columns(ref_genes, wanted, missing);
+    if (!missing.empty())
       throw Error(detail::concat("the model's reference has no values for ", missing.size(), " of the ",
-                                 wanted.size(), " requested genes: ", list, "; the model can impute only the ",
-                                 ref_genes.size(), " reference genes stored in it (ModelBundle::ref_genes); "
+                                 wanted.size(), " requested genes: ", detail::quoted_list(missing),
+                                 "; the model can impute only the ", ref_genes.size(),
+                                 " reference genes stored in it (ModelBundle::ref_genes); "
                                  "save the model again with a reference that contains these genes"));
-    }
     return csr_columns(ref_values, cols);
   }
 

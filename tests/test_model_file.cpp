@@ -577,7 +577,7 @@ TEST_CASE("model file: saving is atomic") {
     ModelBundle big = fx.bundle;
     RowMatrix<float> dense = RowMatrix<float>::Constant(30, 4000, 1.5f);
     std::vector<std::string> names;
-    for (int g = 0; g < 4000; ++g) names.push_back("B" + std::to_string(g));
+    for (int g = 0; g < 4000; ++g) names.push_back(std::string("B").append(std::to_string(g)));  // not "B" + string: GCC 12 -Wrestrict false positive
     big.ref_genes = names;
     big.ref_values = csr_from_dense(dense);  // ~1 MB of sections
     rlimit old{};

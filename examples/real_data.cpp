@@ -17,11 +17,13 @@
 //
 // Usage:
 //   real_data [--data DIR] [--which osmfish|merfish|merfish-annotate|all]
-//             [--epochs N] [--threads N] [--out DIR] [--max-genes N] [--quiet]
+//             [--epochs N] [--threads N] [--out DIR] [--max-genes N] [--resume] [--quiet]
 //
 // Writes into --out (created if needed):
 //   osmfish_loo_per_gene.csv, merfish_10fold_per_gene.csv   gene,set,pcc,rmse_z,jsd,measured_mean,imputed_mean
-//     (rewritten after every held-out set, so a long run leaves partial tables)
+//     (rewritten after every held-out set, so a long run leaves partial tables;
+//     --resume keeps the genes already in the table and trains only the
+//     remaining held-out sets, each exactly as in an uninterrupted run)
 //   merfish_annotation_per_class.csv, merfish_annotation_cells.csv
 //   summary.json   medians, annotation scores, configurations, timings
 // and prints the medians. --epochs and --max-genes are for quick checks; the
@@ -35,6 +37,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <set>
 #include <stai/eval/cross_validation.hpp>
 #include <stai/io/atomic_file.hpp>
 #include <stai/io/h5ad.hpp>
@@ -59,6 +62,7 @@ struct Args {
   std::string out = "real_data_out";
   long max_genes = 0;
   bool quiet = false;
+  bool resume = false;
 };
 
 void write_text(const std::string& path, const std::string& text) {
@@ -174,9 +178,40 @@ json run_gene_cv(const std::string& name, stai::Cpu& be, const stai::AnnData& sp
                   g.gene.c_str(), fmt(g.pcc).c_str(), fmt(g.rmse).c_str(), fmt(g.jsd, 4).c_str(), r.seconds);
     }
     std::fflush(stdout);
-    write_text(csv_path, stai::eval::to_csv(r.rows));
   };
-  const auto r = stai::eval::cross_validate_genes(be, sp, ref, cfg, opt, progress, on_set);
+  // --resume: keep the genes an earlier (interrupted) run already scored.
+  std::vector<stai::eval::GeneScore> previous;
+  if (a.resume && fs::exists(csv_path)) {
+    std::ifstream in(csv_path, std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    previous = stai::eval::scores_from_csv(text, csv_path);
+    std::set<std::string> done;
+    for (const auto& g : previous) done.insert(g.gene);
+    for (const auto& g : shared)
+      if (!done.count(g)) opt.only_genes.push_back(g);
+    std::printf("  resuming: %zu genes already scored in %s, %zu to go\n", previous.size(), csv_path.c_str(),
+                opt.only_genes.size());
+    std::fflush(stdout);
+  }
+  auto merged = [&](const std::vector<stai::eval::GeneScore>& rows) {
+    std::vector<stai::eval::GeneScore> all = previous;
+    all.insert(all.end(), rows.begin(), rows.end());
+    std::stable_sort(all.begin(), all.end(), [](const auto& x, const auto& y) { return x.set < y.set; });
+    return all;
+  };
+  auto on_set_merged = [&](const stai::eval::GeneCvResult& r) {
+    on_set(r);
+    write_text(csv_path, stai::eval::to_csv(merged(r.rows)));
+  };
+  stai::eval::GeneCvResult r;
+  if (!a.resume || previous.empty() || !opt.only_genes.empty()) {
+    r = stai::eval::cross_validate_genes(be, sp, ref, cfg, opt, progress, on_set_merged);
+  } else {
+    std::printf("  nothing left to train\n");
+  }
+  const double run_seconds = r.seconds;
+  r.rows = merged(r.rows);
+  r.update_summary();
   for (const auto& w : r.warnings) std::printf("  warning: %s\n", w.c_str());
   write_text(csv_path, stai::eval::to_csv(r.rows));
   std::printf("%s: %zu genes scored in %.1f s: median PCC %s, median RMSE(z) %s, median JSD %s%s\n", name.c_str(),
@@ -201,7 +236,8 @@ json run_gene_cv(const std::string& name, stai::Cpu& be, const stai::AnnData& sp
           {"median_rmse_z", r.median_rmse},
           {"median_jsd", r.median_jsd},
           {"n_undefined_pcc", r.n_nonfinite_pcc},
-          {"seconds", r.seconds},
+          {"seconds", run_seconds},
+          {"n_genes_resumed", previous.size()},
           {"config", config_json(cfg)},
           {"per_gene_csv", csv_path},
           {"warnings", r.warnings},
@@ -309,6 +345,8 @@ int main(int argc, char** argv) {
   app.add_option("--max-genes", a.max_genes,
                  "score only the first held-out sets, up to this many genes (0 = all; quick checks)")
       ->check(CLI::Range(0L, 1000000L));
+  app.add_flag("--resume", a.resume,
+               "keep the genes already in the per-gene tables in --out and train only the remaining held-out sets");
   app.add_flag("--quiet", a.quiet, "print only results, no per-submodel progress");
   CLI11_PARSE(app, argc, argv);
 

@@ -360,6 +360,24 @@ TEST_CASE("cv: per-gene table as CSV") {
   const std::string csv = to_csv(rows);
   CHECK(csv.rfind("gene,set,pcc,rmse_z,jsd,measured_mean,imputed_mean\nGad1,0,1,", 0) == 0);
   CHECK(csv.find("\n\"a,b\",4,nan,") != std::string::npos);
+
+  SUBCASE("read back") {
+    const auto back = scores_from_csv(csv);
+    REQUIRE(back.size() == 2);
+    CHECK(back[0].gene == "Gad1");
+    CHECK(back[0].pcc == rows[0].pcc);  // 17 digits: exact
+    CHECK(back[0].rmse == rows[0].rmse);
+    CHECK(back[0].jsd == rows[0].jsd);
+    CHECK(back[1].gene == "a,b");
+    CHECK(back[1].set == 4);
+    CHECK(std::isnan(back[1].pcc));
+    CHECK(back[1].measured_mean == doctest::Approx(2));
+  }
+  SUBCASE("malformed tables are errors that name the line") {
+    CHECK_THROWS_WITH_AS(scores_from_csv("gene,pcc\n", "t.csv"), doctest::Contains("t.csv"), Error);
+    CHECK_THROWS_WITH_AS(scores_from_csv(to_csv({}) + "g,1,0.5\n", "t.csv"), doctest::Contains("t.csv:2"), Error);
+    CHECK_THROWS_WITH_AS(scores_from_csv(to_csv({}) + "g,1,x,1,1,1,1\n", "t.csv"), doctest::Contains("pcc"), Error);
+  }
 }
 
 TEST_CASE("cv: one-sided Mann-Whitney comparison of two methods") {

@@ -31,6 +31,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <limits>
 #include <map>
@@ -393,6 +394,67 @@ inline std::string to_csv(const std::vector<GeneScore>& rows) {
          cv_detail::csv_number(r.rmse) + "," + cv_detail::csv_number(r.jsd) + "," +
          cv_detail::csv_number(r.measured_mean) + "," + cv_detail::csv_number(r.imputed_mean) + "\n";
   return s;
+}
+
+/// Parses a per-gene table written by to_csv (e.g. to resume a long run or to
+/// compare with an earlier one). `source` names the text in error messages.
+inline std::vector<GeneScore> scores_from_csv(const std::string& text, const std::string& source = "per-gene table") {
+  std::vector<GeneScore> rows;
+  std::size_t pos = 0, line_no = 0;
+  auto next_line = [&](std::string& line) {
+    if (pos >= text.size()) return false;
+    std::size_t e = text.find('\n', pos);
+    if (e == std::string::npos) e = text.size();
+    line = text.substr(pos, e - pos);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    pos = e + 1;
+    ++line_no;
+    return true;
+  };
+  std::string line;
+  STAI_CHECK(next_line(line) && line == "gene,set,pcc,rmse_z,jsd,measured_mean,imputed_mean", source,
+             ": the first line must be the header 'gene,set,pcc,rmse_z,jsd,measured_mean,imputed_mean' "
+             "(a table written by stai::eval::to_csv)");
+  while (next_line(line)) {
+    if (line.empty()) continue;
+    std::vector<std::string> f;
+    std::string cur;
+    bool quoted = false;
+    for (std::size_t i = 0; i < line.size(); ++i) {
+      const char c = line[i];
+      if (quoted) {
+        if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') cur += '"', ++i;
+        else if (c == '"') quoted = false;
+        else cur += c;
+      } else if (c == '"') {
+        quoted = true;
+      } else if (c == ',') {
+        f.push_back(cur);
+        cur.clear();
+      } else {
+        cur += c;
+      }
+    }
+    f.push_back(cur);
+    STAI_CHECK(f.size() == 7, source, ":", line_no, ": expected 7 fields, found ", f.size());
+    auto num = [&](const std::string& v, const char* col) {
+      char* end = nullptr;
+      const double x = std::strtod(v.c_str(), &end);
+      STAI_CHECK(!v.empty() && end == v.c_str() + v.size(), source, ":", line_no, ": column ", col,
+                 " holds '", v, "', which is not a number");
+      return x;
+    };
+    GeneScore r;
+    r.gene = f[0];
+    r.set = static_cast<int>(num(f[1], "set"));
+    r.pcc = num(f[2], "pcc");
+    r.rmse = num(f[3], "rmse_z");
+    r.jsd = num(f[4], "jsd");
+    r.measured_mean = num(f[5], "measured_mean");
+    r.imputed_mean = num(f[6], "imputed_mean");
+    rows.push_back(std::move(r));
+  }
+  return rows;
 }
 
 // ---------------------------------------------------------------------------

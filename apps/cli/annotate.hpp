@@ -37,14 +37,14 @@ inline CLI::App* add_annotate(CLI::App& app, AnnotateOptions& o) {
   return s;
 }
 
-inline json run_annotate(AnnotateOptions& o, const std::string& cmdline) {
+template <class B>
+json run_annotate_on(B& be, AnnotateOptions& o, const std::string& cmdline) {
   Console con{o.c.quiet, {}};
   Stopwatch total;
   const std::string out_ext = check_output(o.c.out, "--out", {".h5ad", ".csv", ".tsv"});
   check_model_output_paths(o.c);
   check_plot_dir(o.c.plot_dir);
-  Cpu be = make_backend(o.c.threads);
-  Trained t = train_or_load(o.c, Config::annotation(), true, con, be, {});
+  Trained<B> t = train_or_load(o.c, Config::annotation(), true, con, be, {});
   const std::string label_key = o.c.label_key.empty() ? std::string("celltype") : o.c.label_key;
 
   Stopwatch sw;
@@ -135,6 +135,16 @@ inline json run_annotate(AnnotateOptions& o, const std::string& cmdline) {
             {"warnings", con.warnings}};
   if (!t.genes.is_null()) s["gene_match"] = {{"shared", t.genes["shared"]}, {"model_genes", t.genes["model_genes"].size()}};
   return s;
+}
+
+#if defined(STAI_WITH_CUDA)
+json run_annotate_cuda(AnnotateOptions& o, const std::string& cmdline);  // apps/stai_cuda.cu
+#endif
+
+inline json run_annotate(AnnotateOptions& o, const std::string& cmdline) {
+  return run_on_backend(
+      o.c, [&](Cpu& be) { return run_annotate_on(be, o, cmdline); },
+      [&]() { return STAI_CLI_CUDA(run_annotate_cuda(o, cmdline)); });
 }
 
 }  // namespace stai::cli

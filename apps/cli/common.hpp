@@ -27,6 +27,7 @@
 #include <nlohmann/json.hpp>
 
 #include <stai/backend/cpu.hpp>
+#include <stai/backend/select.hpp>
 #include <stai/data/contract.hpp>
 #include <stai/data/genes.hpp>
 #include <stai/eval/metrics.hpp>
@@ -67,6 +68,8 @@ struct CommonOptions {
   std::string config_path;
   long long seed = -1;  ///< -1 = from the config (default 8848)
   int threads = 0;      ///< 0 = all cores
+  std::string backend = "cpu";  ///< cpu | cuda
+  int device = 0;               ///< CUDA device id (--backend cuda)
   int epochs = -1;      ///< -1 = from the config
   std::string spatial_key = "spatial";
   std::string label_key;
@@ -93,6 +96,12 @@ inline void add_config_options(CLI::App* s, CommonOptions& o) {
   s->add_option("--seed", o.seed, "random seed (default 8848, as the original stAI); same seed, same result")
       ->group(g);
   s->add_option("--threads", o.threads, "CPU threads to use (default: all cores; the same thread count gives the same results bit for bit)")->group(g);
+  s->add_option("--backend", o.backend,
+                std::string("where to train and run the model: cpu, or cuda (an NVIDIA GPU; ") +
+                    (cuda_compiled() ? "built into this program" : "not built into this program") + ")")
+      ->check(CLI::IsMember({"cpu", "cuda"}, CLI::ignore_case))
+      ->group(g);
+  s->add_option("--device", o.device, "CUDA device id for --backend cuda (default 0)")->group(g);
 }
 
 inline void add_input_options(CLI::App* s, CommonOptions& o, bool reference_required) {
@@ -536,6 +545,39 @@ inline Cpu make_backend(int threads) {
   return be;
 }
 
+/// What a backend is, for messages: "2 threads", "CUDA device 0".
+inline std::string backend_text(const Cpu& be) { return threads_text(be.num_threads()); }
+template <class B>
+std::string backend_text(const B& be) {
+  return "CUDA device " + std::to_string(be.device);
+}
+
+/// STAI_CLI_CUDA(call): the call in programs built with the CUDA backend;
+/// elsewhere a placeholder never reached (run_on_backend refuses cuda first).
+#if defined(STAI_WITH_CUDA)
+#define STAI_CLI_CUDA(call) (call)
+#else
+#define STAI_CLI_CUDA(call) json()
+#endif
+
+/// Runs a command on the backend chosen by --backend: `on_cpu(Cpu&)` here,
+/// or `on_cuda()`, a function compiled by nvcc into the program
+/// (apps/stai_cuda.cu) that opens the device and runs the same template.
+/// A clear error where CUDA is not built in or there is no GPU.
+template <class OnCpu, class OnCuda>
+json run_on_backend(const CommonOptions& o, OnCpu&& on_cpu, OnCuda&& on_cuda) {
+  const BackendKind k = parse_backend(o.backend);  // checked by the option already
+  if (o.device < 0) throw UsageError("--device must be >= 0 (a CUDA device id)");
+  if (k == BackendKind::Cuda) {
+    require_backend(k);
+    make_backend(o.threads);  // host-side threads (reading, preprocessing, the spatial graph)
+    return on_cuda();
+  }
+  if (o.device != 0) throw UsageError("--device is only used with --backend cuda");
+  Cpu be = make_backend(o.threads);
+  return on_cpu(be);
+}
+
 // ---------------------------------------------------------------------------
 // Progress
 // ---------------------------------------------------------------------------
@@ -610,7 +652,8 @@ struct SigintGuard {
 /// Trains with progress. The callback runs every epoch (eval_step 1 inside)
 /// so that the bar moves and Ctrl-C is noticed; the plain lines keep the
 /// user's eval_step.
-inline FitReport fit_with_progress(Stai<>& model, Cpu& be, AnnData spatial, AnnData reference, const Config& cfg,
+template <class B>
+FitReport fit_with_progress(Stai<B, float>& model, B& be, AnnData spatial, AnnData reference, const Config& cfg,
                                    const FitOptions& fo, bool quiet, const std::string& prefix = "") {
   Config inner = cfg;
   inner.eval_step = 1;

@@ -57,13 +57,13 @@ inline CLI::App* add_cv(CLI::App& app, CvOptions& o) {
   return s;
 }
 
-inline json run_cv(CvOptions& o, const std::string& cmdline) {
+template <class B>
+json run_cv_on(B& be, CvOptions& o, const std::string& cmdline) {
   Console con{o.c.quiet, {}};
   Stopwatch total;
   const int K = parse_scheme(o.scheme);
   check_output(o.c.out, "--out", {".csv", ".tsv"});
   check_plot_dir(o.c.plot_dir);
-  Cpu be = make_backend(o.c.threads);
   const Config cfg = build_config(Config::imputation(), o.c, con);
   Stopwatch sw;
   AnnData spatial = read_spatial(o.c);
@@ -135,7 +135,7 @@ inline json run_cv(CvOptions& o, const std::string& cmdline) {
   // run does (the same protocol as eval::cross_validate_genes).
   NumpyRandomState inner(static_cast<std::uint32_t>(cfg.seed));
   for (std::size_t gi = 0; gi < groups.size(); ++gi) {
-    Stai<> model;
+    Stai<B, float> model;
     fo.held_out = groups[gi];
     fo.folds = kfold_split(n_shared - static_cast<index_t>(groups[gi].size()), cfg.k_folds, inner);
     const FitReport rep = fit_with_progress(model, be, spatial, reference, cfg, fo, o.c.quiet,
@@ -226,6 +226,16 @@ inline json run_cv(CvOptions& o, const std::string& cmdline) {
           {"outputs", outputs},
           {"timings", timings},
           {"warnings", con.warnings}};
+}
+
+#if defined(STAI_WITH_CUDA)
+json run_cv_cuda(CvOptions& o, const std::string& cmdline);  // apps/stai_cuda.cu
+#endif
+
+inline json run_cv(CvOptions& o, const std::string& cmdline) {
+  return run_on_backend(
+      o.c, [&](Cpu& be) { return run_cv_on(be, o, cmdline); },
+      [&]() { return STAI_CLI_CUDA(run_cv_cuda(o, cmdline)); });
 }
 
 }  // namespace stai::cli

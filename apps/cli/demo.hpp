@@ -51,7 +51,8 @@ inline CLI::App* add_demo(CLI::App& app, DemoOptions& o) {
   return s;
 }
 
-inline json run_demo(DemoOptions& o, const std::string& cmdline) {
+template <class B>
+json run_demo_on(B& be, DemoOptions& o, const std::string& cmdline) {
   Console con{o.c.quiet, {}};
   Stopwatch total;
   if (o.n_panel > o.n_genes) throw UsageError("--n-panel must not exceed --n-genes");
@@ -112,10 +113,9 @@ inline json run_demo(DemoOptions& o, const std::string& cmdline) {
             {"warnings", con.warnings}};
   }
 
-  Cpu be = make_backend(o.c.threads);
   con.say("Training stAI (", cfg.k_folds, " submodels x ", cfg.num_epoch, " epochs, seed ", cfg.seed, ", ",
-          threads_text(be.num_threads()), ") on the ", so.n_panel, " measured genes and the reference's cell types...");
-  Stai<> model;
+          backend_text(be), ") on the ", so.n_panel, " measured genes and the reference's cell types...");
+  Stai<B, float> model;
   FitOptions fo;
   fo.label_key = "celltype";
   sw.reset();
@@ -237,6 +237,16 @@ inline json run_demo(DemoOptions& o, const std::string& cmdline) {
           {"outputs", outputs},
           {"timings", timings},
           {"warnings", con.warnings}};
+}
+
+#if defined(STAI_WITH_CUDA)
+json run_demo_cuda(DemoOptions& o, const std::string& cmdline);  // apps/stai_cuda.cu
+#endif
+
+inline json run_demo(DemoOptions& o, const std::string& cmdline) {
+  return run_on_backend(
+      o.c, [&](Cpu& be) { return run_demo_on(be, o, cmdline); },
+      [&]() { return STAI_CLI_CUDA(run_demo_cuda(o, cmdline)); });
 }
 
 }  // namespace stai::cli

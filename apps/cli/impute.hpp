@@ -69,7 +69,8 @@ inline std::vector<std::string> read_gene_file(const std::string& path) {
   return out;
 }
 
-inline json run_impute(ImputeOptions& o, const std::string& cmdline) {
+template <class B>
+json run_impute_on(B& be, ImputeOptions& o, const std::string& cmdline) {
   Console con{o.c.quiet, {}};
   Stopwatch total;
   const int sources = int(!o.genes.empty()) + int(!o.genes_file.empty()) + int(o.all_unmeasured);
@@ -82,8 +83,7 @@ inline json run_impute(ImputeOptions& o, const std::string& cmdline) {
   if (!o.genes_file.empty()) genes = read_gene_file(o.genes_file);
   if (o.c.embed && !o.c.model.empty()) throw UsageError("--embed is not available with --model");
 
-  Cpu be = make_backend(o.c.threads);
-  Trained t = train_or_load(o.c, Config::imputation(), false, con, be,
+  Trained<B> t = train_or_load(o.c, Config::imputation(), false, con, be,
                             [&](const std::vector<std::string>& ref, const AnnData& spatial) {
                               const std::string where =
                                   o.c.model.empty() ? "the reference " + o.c.reference : "the model " + o.c.model;
@@ -160,7 +160,7 @@ inline json run_impute(ImputeOptions& o, const std::string& cmdline) {
       RowMatrix<double> e(out.X.rows(), w);
       index_t at = 0;
       for (const auto& c : codes) {
-        e.middleCols(at, c.cols()) = c.cast<double>();
+        e.middleCols(at, c.cols()) = c.template cast<double>();
         at += c.cols();
       }
       out.obsm["X_stai"] = std::move(e);
@@ -235,6 +235,16 @@ inline json run_impute(ImputeOptions& o, const std::string& cmdline) {
     s["annotation"] = {{"classes", ann->class_names}, {"predicted_counts", counts}};
   }
   return s;
+}
+
+#if defined(STAI_WITH_CUDA)
+json run_impute_cuda(ImputeOptions& o, const std::string& cmdline);  // apps/stai_cuda.cu
+#endif
+
+inline json run_impute(ImputeOptions& o, const std::string& cmdline) {
+  return run_on_backend(
+      o.c, [&](Cpu& be) { return run_impute_on(be, o, cmdline); },
+      [&]() { return STAI_CLI_CUDA(run_impute_cuda(o, cmdline)); });
 }
 
 }  // namespace stai::cli

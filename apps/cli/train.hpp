@@ -8,8 +8,9 @@
 namespace stai::cli {
 
 /// A fitted (or loaded) model and what the outputs need to know about it.
+template <class B>
 struct Trained {
-  Stai<> model;
+  Stai<B, float> model;
   bool loaded = false;         ///< from --model
   AnnData spatial;             ///< the spatial cells the outputs describe (obs, obsm, measured X)
   std::vector<std::string> ref_genes;  ///< genes the model can impute
@@ -41,9 +42,10 @@ inline void check_model_output_paths(const CommonOptions& o) {
     throw UsageError("give --reference (the scRNA-seq data to train with) or --model (a model saved with --save-model)");
 }
 
-inline Trained train_or_load(const CommonOptions& o, const Config& base, bool need_labels, Console& con, Cpu& be,
-                             const Precheck& precheck) {
-  Trained t;
+template <class B>
+Trained<B> train_or_load(const CommonOptions& o, const Config& base, bool need_labels, Console& con, B& be,
+                         const Precheck& precheck) {
+  Trained<B> t;
   Stopwatch sw;
   if (!o.model.empty()) {
     need_file(o.model, "--model");
@@ -64,7 +66,7 @@ inline Trained train_or_load(const CommonOptions& o, const Config& base, bool ne
       throw Error("--model: " + o.model + " was trained without cell-type labels and cannot annotate; train a "
                   "model with --label-key");
     if (precheck) precheck(b.ref_genes, t.spatial);
-    Ensemble<Cpu, float> ens;
+    Ensemble<B, float> ens;
     restore_ensemble(ens, b);
     t.cfg = b.config;
     t.ref_genes = b.ref_genes;
@@ -97,7 +99,7 @@ inline Trained train_or_load(const CommonOptions& o, const Config& base, bool ne
   fo.reference_state = parse_state(o.reference_state);
   fo.drop_zero_cells = o.drop_empty_cells;
   con.say("Training ", t.cfg.k_folds, " submodels x ", t.cfg.num_epoch, " epochs (seed ", t.cfg.seed, ", ",
-          threads_text(be.num_threads()), ")...");
+          backend_text(be), ")...");
   sw.reset();
   t.report = fit_with_progress(t.model, be, std::move(spatial), std::move(reference), t.cfg, fo, o.quiet);
   t.timings["train"] = sw.seconds();
@@ -119,7 +121,8 @@ inline Trained train_or_load(const CommonOptions& o, const Config& base, bool ne
 }
 
 /// Saves the trained model (with the run's metadata).
-inline void save_trained(const Trained& t, const CommonOptions& o, const std::string& command) {
+template <class B>
+void save_trained(const Trained<B>& t, const CommonOptions& o, const std::string& command) {
   json meta = {{"command", command}, {"spatial", o.spatial}, {"reference", o.reference},
                {"spatial_key", o.spatial_key}, {"label_key", o.label_key}};
   ModelBundle b = make_model_bundle(t.model.ensemble(), t.model.spatial_scaling(), t.model.reference_scaling(),

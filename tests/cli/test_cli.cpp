@@ -518,3 +518,34 @@ TEST_CASE("demo prints its results table and writes figures") {
   for (const auto& f : r.summary["outputs"]["plots"]) CHECK(fs::file_size(f.get<std::string>()) > 1000);
   CHECK(stai::read_h5ad(out).n_obs() == 200);
 }
+
+TEST_CASE("--backend: cpu by default, cuda where built and a GPU exists, clear errors otherwise") {
+  const std::string out = path("backend.h5ad");
+  SUBCASE("unknown backend") {
+    check_failure(run_stai("impute" + io_args() + "--all-unmeasured --backend tpu --out '" + out + "'" + kFast), 2,
+                  "--backend", out);
+  }
+  SUBCASE("--device without cuda") {
+    check_failure(run_stai("impute" + io_args() + "--all-unmeasured --device 1 --out '" + out + "'" + kFast), 2,
+                  "--device is only used with --backend cuda", out);
+  }
+  SUBCASE("cuda") {
+    const std::string cpu_out = path("backend_cpu.h5ad");
+    const Result c = run_stai("impute" + io_args() + "--all-unmeasured --backend CPU --out '" + cpu_out + "'" + kFast);
+    REQUIRE_MESSAGE(c.code == 0, c.err);
+    const Result g = run_stai("impute" + io_args() + "--all-unmeasured --backend cuda --out '" + out + "'" + kFast);
+    if (g.code != 0) {
+      // No CUDA in this build, or no GPU on this machine: one clear error.
+      check_failure(g, 1, "the cuda backend was requested but this ", out);
+      MESSAGE("--backend cuda could not run here (" << g.err.substr(0, 120) << "...): only its error path was checked");
+    } else {
+      // A GPU: the same model on both backends, to float rounding.
+      const auto a = stai::read_h5ad(cpu_out), b = stai::read_h5ad(out);
+      REQUIRE(a.X.rows() == b.X.rows());
+      REQUIRE(a.X.cols() == b.X.cols());
+      CHECK(a.var_names == b.var_names);
+      const double scale = std::max(1.0, static_cast<double>(a.X.cwiseAbs().maxCoeff()));
+      CHECK(static_cast<double>((a.X - b.X).cwiseAbs().maxCoeff()) <= 1e-2 * scale);
+    }
+  }
+}

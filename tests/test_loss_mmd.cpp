@@ -95,7 +95,7 @@ TEST_CASE("MMD: tiled value and gradient match the naive double implementation")
   // the sets, a row block straddling the z1/z2 boundary.
   const Case cases[] = {{37, 23, 5, 8, 16}, {23, 37, 3, 7, 7},  {1, 9, 3, 4, 4},
                         {9, 1, 3, 4, 5},    {5, 6, 2, 256, 512}, {300, 211, 16, 256, 512},
-                        {130, 70, 4, 64, 100}};
+                        {130, 70, 4, 64, 100}, {41, 50, 8, 8, 24}};
   for (const auto& c : cases) {
     CAPTURE(c.n1);
     CAPTURE(c.n2);

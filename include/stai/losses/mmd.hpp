@@ -19,6 +19,13 @@
 // * Backward: dMMD/dZ_i = -(1/b) sum_j W_ij (Z_i - Z_j), as GEMMs:
 //   W_IJ Zaug_J gives sum_j W_ij Z_j and (last column) the row sums for the
 //   row block; W_IJ^T Zaug_I gives the mirrored contributions to block J.
+// * CPU fast path (the same arithmetic, no GEMMs): the distance tile comes
+//   from a register-blocked kernel over Zc and a packed transpose of it, and
+//   both backward products (with the row and column sums of W) from two
+//   register-blocked kernels that read each Z row once per 4 tile rows or
+//   columns; each worker adds into its own n x (d + 1) accumulator, summed
+//   in a fixed order at the end. The generic path (GEMMs + the shared
+//   functor, also the CUDA path) is kept and tested against it.
 // * Degenerate input: when all n points are identical b = 0 and the kernel is
 //   undefined (the reference produces NaN). Here MMD = 0 with zero gradient —
 //   the limit of the formula (every block mean is then 5).
@@ -111,6 +118,192 @@ void mmd_tile_step(const Cpu& be, const ops::MmdTileRow<T>& f, index_t rows) {
   });
 }
 
+/// CPU distance tile without a GEMM: tile(r, c) = -2 <Zc_{r0+r}, Zc_{c0+c}>
+/// for rows x wd pairs, from Zc (row stride da, d columns) and its transpose
+/// packed in panels of one SIMD packet of columns (zt: panel p holds d rows
+/// of PS values, columns p*PS ... p*PS + PS - 1, zero past n). Registers hold
+/// 4 rows x 2 panels of sums, so each packed load serves four rows and there
+/// is no packing or second pass over the tile. Needs c0 % PS == 0.
+template <class T>
+void mmd_distance_tile(const T* Z, index_t da, index_t d, const T* zt, index_t r0, index_t rows, index_t c0,
+                       index_t wd, T* tile) {
+  namespace ei = Eigen::internal;
+  using P = typename ei::packet_traits<T>::type;
+  constexpr index_t PS = ei::packet_traits<T>::size;
+  const P m2 = ei::pset1<P>(T(-2));
+  const index_t pfirst = c0 / PS, np = (wd + PS - 1) / PS;
+  // Stores packet v at column offset c of a tile row (partial at the end).
+  auto put = [&](T* row, index_t c, P v) {
+    if (c + PS <= wd) {
+      ei::pstoreu(row + c, ei::pmul(m2, v));
+    } else {
+      alignas(64) T buf[PS];
+      ei::pstoreu(buf, ei::pmul(m2, v));
+      for (index_t u = 0; c + u < wd; ++u) row[c + u] = buf[u];
+    }
+  };
+  index_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const T* a0 = Z + (r0 + r) * da;
+    const T* a1 = a0 + da;
+    const T* a2 = a1 + da;
+    const T* a3 = a2 + da;
+    T* t0 = tile + r * wd;
+    index_t p = 0;
+    for (; p + 2 <= np; p += 2) {
+      const T* b = zt + (pfirst + p) * d * PS;
+      P s00 = ei::pset1<P>(T(0)), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00, s30 = s00, s31 = s00;
+      for (index_t k = 0; k < d; ++k) {
+        const P v0 = ei::pload<P>(b + k * PS), v1 = ei::pload<P>(b + (d + k) * PS);
+        P x = ei::pset1<P>(a0[k]);
+        s00 = ei::pmadd(x, v0, s00);
+        s01 = ei::pmadd(x, v1, s01);
+        x = ei::pset1<P>(a1[k]);
+        s10 = ei::pmadd(x, v0, s10);
+        s11 = ei::pmadd(x, v1, s11);
+        x = ei::pset1<P>(a2[k]);
+        s20 = ei::pmadd(x, v0, s20);
+        s21 = ei::pmadd(x, v1, s21);
+        x = ei::pset1<P>(a3[k]);
+        s30 = ei::pmadd(x, v0, s30);
+        s31 = ei::pmadd(x, v1, s31);
+      }
+      const index_t c = p * PS;
+      put(t0, c, s00), put(t0, c + PS, s01);
+      put(t0 + wd, c, s10), put(t0 + wd, c + PS, s11);
+      put(t0 + 2 * wd, c, s20), put(t0 + 2 * wd, c + PS, s21);
+      put(t0 + 3 * wd, c, s30), put(t0 + 3 * wd, c + PS, s31);
+    }
+    for (; p < np; ++p) {
+      const T* b = zt + (pfirst + p) * d * PS;
+      P s0 = ei::pset1<P>(T(0)), s1 = s0, s2 = s0, s3 = s0;
+      for (index_t k = 0; k < d; ++k) {
+        const P v = ei::pload<P>(b + k * PS);
+        s0 = ei::pmadd(ei::pset1<P>(a0[k]), v, s0);
+        s1 = ei::pmadd(ei::pset1<P>(a1[k]), v, s1);
+        s2 = ei::pmadd(ei::pset1<P>(a2[k]), v, s2);
+        s3 = ei::pmadd(ei::pset1<P>(a3[k]), v, s3);
+      }
+      const index_t c = p * PS;
+      put(t0, c, s0), put(t0 + wd, c, s1), put(t0 + 2 * wd, c, s2), put(t0 + 3 * wd, c, s3);
+    }
+  }
+  for (; r < rows; ++r) {
+    const T* a = Z + (r0 + r) * da;
+    for (index_t p = 0; p < np; ++p) {
+      const T* b = zt + (pfirst + p) * d * PS;
+      P s = ei::pset1<P>(T(0));
+      for (index_t k = 0; k < d; ++k) s = ei::pmadd(ei::pset1<P>(a[k]), ei::pload<P>(b + k * PS), s);
+      put(tile + r * wd, p * PS, s);
+    }
+  }
+}
+
+/// CPU backward products of a tile without GEMMs (d = KP packets exactly;
+/// Z rows hold d values then a 1, stride da = d + 1):
+///   rows:    acc_{r0+r} += sum_j W(r, j) [Zc_{c0+j} | 1]    for every tile row r
+///   mirror:  acc_{c0+j} += sum_r W(r, j) [Zc_{r0+r} | 1]    for tile columns j >= js
+/// R rows (or columns) x KP packets of sums stay in registers; each Z row is
+/// loaded once per R. Fixed loop order: deterministic.
+template <class T, int R, int KP>
+void mmd_rows_kernel(const T* W, index_t wd, const T* Zj, index_t da, T* acc) {
+  namespace ei = Eigen::internal;
+  using P = typename ei::packet_traits<T>::type;
+  constexpr index_t PS = ei::packet_traits<T>::size;
+  P a[R][KP];
+  for (int r = 0; r < R; ++r)
+    for (int q = 0; q < KP; ++q) a[r][q] = ei::pset1<P>(T(0));
+  for (index_t j = 0; j < wd; ++j) {
+    const T* z = Zj + j * da;
+    P zv[KP];
+    for (int q = 0; q < KP; ++q) zv[q] = ei::ploadu<P>(z + q * PS);
+    for (int r = 0; r < R; ++r) {
+      const P w = ei::pset1<P>(W[r * wd + j]);
+      for (int q = 0; q < KP; ++q) a[r][q] = ei::pmadd(w, zv[q], a[r][q]);
+    }
+  }
+  constexpr index_t d = KP * PS;
+  for (int r = 0; r < R; ++r) {
+    T* o = acc + r * da;
+    for (int q = 0; q < KP; ++q) ei::pstoreu(o + q * PS, ei::padd(ei::ploadu<P>(o + q * PS), a[r][q]));
+    const T* wr = W + r * wd;
+    P s = ei::pset1<P>(T(0));
+    index_t j = 0;
+    for (; j + PS <= wd; j += PS) s = ei::padd(s, ei::ploadu<P>(wr + j));
+    T t = ei::predux(s);
+    for (; j < wd; ++j) t += wr[j];
+    o[d] += t;
+  }
+}
+
+template <class T, int C, int KP>
+void mmd_cols_kernel(const T* W, index_t wd, index_t rows, index_t j0, const T* Zi, index_t da, T* acc) {
+  namespace ei = Eigen::internal;
+  using P = typename ei::packet_traits<T>::type;
+  constexpr index_t PS = ei::packet_traits<T>::size;
+  P a[C][KP];
+  for (int c = 0; c < C; ++c)
+    for (int q = 0; q < KP; ++q) a[c][q] = ei::pset1<P>(T(0));
+  for (index_t r = 0; r < rows; ++r) {
+    const T* z = Zi + r * da;
+    P zv[KP];
+    for (int q = 0; q < KP; ++q) zv[q] = ei::ploadu<P>(z + q * PS);
+    const T* wr = W + r * wd + j0;
+    for (int c = 0; c < C; ++c) {
+      const P w = ei::pset1<P>(wr[c]);
+      for (int q = 0; q < KP; ++q) a[c][q] = ei::pmadd(w, zv[q], a[c][q]);
+    }
+  }
+  for (int c = 0; c < C; ++c) {
+    T* o = acc + c * da;
+    for (int q = 0; q < KP; ++q) ei::pstoreu(o + q * PS, ei::padd(ei::ploadu<P>(o + q * PS), a[c][q]));
+  }
+}
+
+/// Both products of one tile (see mmd_rows_kernel). colsum: scratch of wd values.
+template <class T, int KP>
+void mmd_tile_backward(const T* W, index_t rows, index_t wd, index_t js, const T* Z, index_t da, index_t r0,
+                       index_t c0, T* acc, T* colsum) {
+  namespace ei = Eigen::internal;
+  using P = typename ei::packet_traits<T>::type;
+  constexpr index_t PS = ei::packet_traits<T>::size;
+  constexpr int R = KP <= 2 ? 4 : 2;  // R x KP <= 8 register sums
+  constexpr index_t d = KP * PS;
+  index_t r = 0;
+  for (; r + R <= rows; r += R) mmd_rows_kernel<T, R, KP>(W + r * wd, wd, Z + c0 * da, da, acc + (r0 + r) * da);
+  for (; r < rows; ++r) mmd_rows_kernel<T, 1, KP>(W + r * wd, wd, Z + c0 * da, da, acc + (r0 + r) * da);
+  if (js >= wd) return;
+  const T* Zi = Z + r0 * da;
+  index_t j = js;
+  for (; j + R <= wd; j += R) mmd_cols_kernel<T, R, KP>(W, wd, rows, j, Zi, da, acc + (c0 + j) * da);
+  for (; j < wd; ++j) mmd_cols_kernel<T, 1, KP>(W, wd, rows, j, Zi, da, acc + (c0 + j) * da);
+  // column sums of W (the 1 column), packet-wise over the rows
+  const index_t wc = wd - js;
+  for (index_t c = 0; c < wc; ++c) colsum[c] = T(0);
+  for (index_t rr = 0; rr < rows; ++rr) {
+    const T* wr = W + rr * wd + js;
+    index_t c = 0;
+    for (; c + PS <= wc; c += PS) ei::pstoreu(colsum + c, ei::padd(ei::ploadu<P>(colsum + c), ei::ploadu<P>(wr + c)));
+    for (; c < wc; ++c) colsum[c] += wr[c];
+  }
+  for (index_t c = 0; c < wc; ++c) acc[(c0 + js + c) * da + d] += colsum[c];
+}
+
+/// Packs the d columns of Zc (n rows, stride da) for mmd_distance_tile.
+template <class T>
+void mmd_pack_transposed(const Cpu& be, const T* Z, index_t n, index_t da, index_t d, T* zt) {
+  constexpr index_t PS = Eigen::internal::packet_traits<T>::size;
+  const index_t np = (n + PS - 1) / PS;
+  launch_rows(be, np, [=](index_t p) {
+    T* out = zt + p * d * PS;
+    for (index_t k = 0; k < d; ++k)
+      for (index_t u = 0; u < PS; ++u) {
+        const index_t i = p * PS + u;
+        out[k * PS + u] = i < n ? Z[i * da + k] : T(0);
+      }
+  });
+}
+
 }  // namespace detail
 
 /// MMD between the rows of z1 (n1 x d) and z2 (n2 x d) with the reference's
@@ -120,7 +313,7 @@ class MmdLoss {
  public:
   /// Tile shape: rows of a row block and width of a column block (the one
   /// workspace matrix is tile_rows x tile_cols; tile_cols >= tile_rows).
-  explicit MmdLoss(index_t tile_rows = 64, index_t tile_cols = 4096)
+  explicit MmdLoss(index_t tile_rows = 64, index_t tile_cols = 1024)
       : tr_(tile_rows), tc_(std::max(tile_cols, tile_rows)) {
     STAI_CHECK(tile_rows > 0, "MmdLoss: tile_rows must be positive, got ", tile_rows);
   }
@@ -165,6 +358,22 @@ class MmdLoss {
     launch_rows(be, d, ops::StackedColumnMean<T>{z1.data, z2.data, n1, n2, d, mean_.data()});
     launch(be, n * da, ops::MmdPack<T>{z1.data, z2.data, mean_.data(), zaug_.data(), n1, d});
     launch_rows(be, n, ops::RowSquaredNorm<T>{zaug_.data(), nrm_.data(), da, d}, 256);
+    if constexpr (std::is_same_v<B, Cpu>) {
+      // Fast distance kernel: needs column blocks starting at packet
+      // boundaries (tile_rows a multiple of the packet size).
+      constexpr index_t PS = Eigen::internal::packet_traits<T>::size;
+      // (every column block starts at r0 + m tc, r0 a multiple of tr).
+      const index_t etr = std::min(tr_, n), etc = std::min(tc_, n);
+      fast_dist_ = !generic_ && etr % PS == 0 && (etc % PS == 0 || etc == n);
+      // GEMM-free backward: d = 1, 2 or 4 packets.
+      fast_bwd_ = 0;
+      if (!generic_ && d % PS == 0 && (d / PS == 1 || d / PS == 2 || d / PS == 4))
+        fast_bwd_ = static_cast<int>(d / PS);
+      if (fast_dist_) {
+        zt_.reserve(((n + PS - 1) / PS) * PS * d);
+        detail::mmd_pack_transposed(be, zaug_.data(), n, da, d, zt_.data());
+      }
+    }
     const double sum_sq = reduce_sum(be, n, ops::ReadAsDouble<T>{nrm_.data()});
     // sum_ij L_ij = 2 n sum_i |Zc_i|^2, so b = 2 sum_sq / (n - 1).
     const double b = fixed_b_ > 0 ? fixed_b_ : 2.0 * sum_sq / static_cast<double>(n - 1);
@@ -191,9 +400,12 @@ class MmdLoss {
       // One worker: the tile GEMMs themselves may use the backend's threads.
       work_.resize(1);
       prepare(work_[0], tr, tc, da, grad);
-      if (grad) fill(be, dz_.data(), n * d, T(0));
+      if (grad) {
+        work_[0].acc.resize(n, da);
+        fill(be, work_[0].acc.data(), n * da, T(0));
+      }
       for (index_t blk = 0; blk < nblocks; ++blk)
-        value += row_block(be, work_[0], f, blk * tr, tr, tc, n, d, grad, dz_.data());
+        value += row_block(be, work_[0], f, blk * tr, tr, tc, n, d, grad);
     } else {
       if constexpr (std::is_same_v<B, Cpu>) {
         // Row blocks dealt round-robin to the threads (block I has n/tc - I
@@ -205,8 +417,8 @@ class MmdLoss {
         for (auto& w : work_) {
           prepare(w, tr, tc, da, grad);
           if (grad) {
-            w.dz.resize(n, d);
-            fill(be, w.dz.data(), n * d, T(0));
+            w.acc.resize(n, da);
+            fill(be, w.acc.data(), n * da, T(0));
           }
         }
         vals_.assign(static_cast<std::size_t>(nblocks), 0.0);  // keeps its capacity
@@ -218,18 +430,19 @@ class MmdLoss {
 #else
           TileWork& w = work_[0];
 #endif
-          vals_[static_cast<std::size_t>(blk)] =
-              row_block(one, w, f, blk * tr, tr, tc, n, d, grad, grad ? w.dz.data() : nullptr);
+          vals_[static_cast<std::size_t>(blk)] = row_block(one, w, f, blk * tr, tr, tc, n, d, grad);
         }
         for (double v : vals_) value += v;
-        if (grad) {
-          copy(be, dz_.data(), work_[0].dz.data(), n * d);
+        if (grad)
           for (std::size_t t = 1; t < work_.size(); ++t)
-            launch(be, n * d, ops::Axpby<T>{work_[t].dz.data(), dz_.data(), T(1), T(1)});
-        }
+            launch(be, n * da, ops::Axpby<T>{work_[t].acc.data(), work_[0].acc.data(), T(1), T(1)});
       }
     }
     if (grad) {
+      // dz_i = (sum_j W_ij) Zc_i - sum_j W_ij Zc_j, from the accumulated
+      // [sum_j W_ij Zc_j | sum_j W_ij] rows.
+      fill(be, dz_.data(), n * d, T(0));
+      launch(be, n * d, ops::MmdCombine<T>{work_[0].acc.data(), zaug_.data(), dz_.data(), 0, d});
       // dMMD/dZ = -(1/b) dz_ (the 4 of d/dZ |Zi - Zj|^2 summed over both
       // orders and the 1/(4b) of dE/dL cancel).
       const T s = static_cast<T>(-weight / b);
@@ -243,27 +456,26 @@ class MmdLoss {
   double bandwidth() const { return bandwidth_; }
 
  private:
-  /// Workspace of one worker: one tile, its row values, the two backward
-  /// products and (parallel CPU path) a private gradient accumulator.
+  /// Workspace of one worker: one tile, its row values and its private
+  /// accumulator of [sum_j W_ij Zc_j | sum_j W_ij] (n x (d + 1)), to which
+  /// the backward GEMMs add directly.
   struct TileWork {
-    Matrix<B, T> tile, prow, pcol, dz;
+    Matrix<B, T> tile, acc;
     Buffer<B, double> rowval;
+    Buffer<B, T> colsum;
   };
-  static void prepare(TileWork& w, index_t tr, index_t tc, index_t da, bool grad) {
+  static void prepare(TileWork& w, index_t tr, index_t tc, index_t, bool grad) {
     w.tile.resize(tr, tc);
     w.rowval.reserve(tr);
-    if (grad) {
-      w.prow.resize(tr, da);
-      w.pcol.resize(tc, da);
-    }
+    if (grad) w.colsum.reserve(tc);
   }
 
   /// Row block starting at r0 against the column blocks from its diagonal
-  /// on: adds the block's pair terms to the gradient accumulator dz (n x d,
-  /// unscaled) and returns its share of the MMD value.
+  /// on: adds the block's pair terms to the worker's accumulator (unscaled)
+  /// and returns its share of the MMD value.
   template <class BB>
   double row_block(const BB& be, TileWork& w, ops::MmdTileRow<T> f, index_t r0, index_t tr,
-                   index_t tc, index_t n, index_t d, bool grad, T* dz) {
+                   index_t tc, index_t n, index_t d, bool grad) {
     const index_t da = d + 1;
     const T* Z = zaug_.data();
     const index_t rows = std::min(tr, n - r0), r1 = r0 + rows;
@@ -273,8 +485,16 @@ class MmdLoss {
     for (index_t c0 = r0; c0 < n; c0 += tc) {
       const index_t wd = std::min(tc, n - c0);
       // tile = -2 Zc_I Zc_J^T
-      gemm(be, Op::N, Op::T, rows, wd, d, T(-2), Z + r0 * da, da, Z + c0 * da, da, T(0),
-           w.tile.data(), wd);
+      bool done = false;
+      if constexpr (std::is_same_v<B, Cpu>) {
+        if (fast_dist_) {
+          detail::mmd_distance_tile(Z, da, d, zt_.data(), r0, rows, c0, wd, w.tile.data());
+          done = true;
+        }
+      }
+      if (!done)
+        gemm(be, Op::N, Op::T, rows, wd, d, T(-2), Z + r0 * da, da, Z + c0 * da, da, T(0),
+             w.tile.data(), wd);
       f.cols = wd;
       f.r0 = r0;
       f.c0 = c0;
@@ -283,26 +503,39 @@ class MmdLoss {
       else detail::mmd_tile_step(be, f, rows);
       value += reduce_sum(be, rows, ops::ReadAsDouble<double>{w.rowval.data()});
       if (!grad) continue;
-      // row block: P_I (+)= W_IJ Zaug_J
-      gemm(be, Op::N, Op::N, rows, da, wd, T(1), w.tile.data(), wd, Z + c0 * da, da,
-           c0 == r0 ? T(0) : T(1), w.prow.data(), da);
-      // mirrored pairs (columns beyond the row block): P_J = W_IJ^T Zaug_I
+      T* acc = w.acc.data();
       const index_t cs = std::max(c0, r1);
+      if constexpr (std::is_same_v<B, Cpu>) {
+        if (fast_bwd_ > 0) {
+          // Both products at once, no GEMM (see mmd_tile_backward).
+          T* colsum = w.colsum.data();
+          if (fast_bwd_ == 1)
+            detail::mmd_tile_backward<T, 1>(w.tile.data(), rows, wd, cs - c0, Z, da, r0, c0, acc, colsum);
+          else if (fast_bwd_ == 2)
+            detail::mmd_tile_backward<T, 2>(w.tile.data(), rows, wd, cs - c0, Z, da, r0, c0, acc, colsum);
+          else
+            detail::mmd_tile_backward<T, 4>(w.tile.data(), rows, wd, cs - c0, Z, da, r0, c0, acc, colsum);
+          continue;
+        }
+      }
+      // row block: acc_I += W_IJ Zaug_J
+      gemm(be, Op::N, Op::N, rows, da, wd, T(1), w.tile.data(), wd, Z + c0 * da, da, T(1),
+           acc + r0 * da, da);
+      // mirrored pairs (columns beyond the row block): acc_J += W_IJ^T Zaug_I
       if (cs < c0 + wd) {
         const index_t wc = c0 + wd - cs;
         gemm(be, Op::T, Op::N, wc, da, rows, T(1), w.tile.data() + (cs - c0), wd, Z + r0 * da,
-             da, T(0), w.pcol.data(), da);
-        launch(be, wc * d, ops::MmdCombine<T>{w.pcol.data(), Z, dz, cs, d});
+             da, T(1), acc + cs * da, da);
       }
     }
-    if (grad) launch(be, rows * d, ops::MmdCombine<T>{w.prow.data(), Z, dz, r0, d});
     return value;
   }
 
   index_t tr_, tc_;
-  bool generic_ = false;
+  bool generic_ = false, fast_dist_ = false;
+  int fast_bwd_ = 0;  // CPU: packets per code row of the GEMM-free backward (0 = GEMMs)
   double fixed_b_ = 0, bandwidth_ = 0;
-  Buffer<B, T> mean_, nrm_;
+  Buffer<B, T> mean_, nrm_, zt_;  // zt_: packed transpose for the CPU distance kernel
   Matrix<B, T> zaug_, dz_;
   std::vector<TileWork> work_;
   std::vector<double> vals_;

@@ -8,6 +8,8 @@
 #include <cmath>
 #include <cstring>
 #include <numeric>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include <stai/backend/cpu.hpp>
@@ -366,6 +368,12 @@ TEST_CASE("TopKAttention is bitwise deterministic across thread counts") {
   const auto a = run(1, 256), b = run(2, 256), c = run(2, 97);
   CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
   CHECK(std::memcmp(a.data(), c.data(), a.size() * sizeof(float)) == 0);
+  // k = 120: n1 k = 84,000 selected pairs, so with 2 threads the transposed
+  // selection (the CSR behind the z2 gradient) is built by 2 threads; the
+  // tiles are also re-cut into equal shares. Same bits as 1 thread.
+  const auto e1 = run(1, 256, 120), e2 = run(2, 256, 120), e3 = run(2, 61, 120);
+  CHECK(std::memcmp(e1.data(), e2.data(), e1.size() * sizeof(float)) == 0);
+  CHECK(std::memcmp(e1.data(), e3.data(), e1.size() * sizeof(float)) == 0);
   // All reference cells (dense path): its GEMM over the n2 reference cells
   // is reproducible for a given thread count only (Eigen's blocking depends
   // on the thread count), so across thread counts the results agree to
@@ -582,4 +590,82 @@ TEST_CASE("LearnableAttention is reproducible for a given thread count") {
   };
   const auto a = run(), b = run();
   CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+}
+
+TEST_CASE("TopKSelectRow: rank selection and heap agree with a full sort on crafted rows") {
+  // Rows of keys are given directly (sq1 = sq2 = 0, g = key), so the
+  // expected selection is a plain sort of (clamped key, j). Both scratch
+  // modes run: the bounded heap (cap 0) and, where compiled in, the rank
+  // selection with its fall-backs (fewer than k keys under the sampled
+  // threshold, more than cap of them, thresholds of +inf).
+  const float inf = std::numeric_limits<float>::infinity();
+  auto expected = [&](const std::vector<float>& keys, index_t k) {
+    std::vector<std::pair<float, index_t>> e;
+    for (index_t j = 0; j < static_cast<index_t>(keys.size()); ++j) {
+      float c = keys[static_cast<std::size_t>(j)];
+      c = std::isnan(c) ? inf : (c > 0 ? c : 0.0f);
+      e.emplace_back(c, j);
+    }
+    std::sort(e.begin(), e.end());
+    std::vector<index_t> out;
+    for (index_t t = 0; t < k; ++t) out.push_back(e[static_cast<std::size_t>(t)].second);
+    return out;
+  };
+  auto run = [&](std::vector<float> keys, index_t k, index_t cap) {
+    const index_t n2 = static_cast<index_t>(keys.size());
+    std::vector<float> sq2(keys.size(), 0.0f);
+    const float sq1 = 0.0f;
+    std::vector<ops::TopKEntry<float>> scratch(
+        static_cast<std::size_t>(ops::TopKSelectRow<float>::scratch_stride(k, cap)));
+    std::vector<index_t> idx(static_cast<std::size_t>(k), -1);
+    const ops::TopKSelectRow<float> sel{keys.data(), &sq1, sq2.data(), scratch.data(), idx.data(), n2, k, inf, cap};
+    sel(0);
+    return idx;
+  };
+  Rng rng(77);
+  std::vector<std::pair<std::string, std::vector<float>>> rows;
+  {  // random keys, long row: the sampled threshold is used
+    std::vector<float> r(3005);
+    for (auto& x : r) x = static_cast<float>(rng.uniform());
+    rows.emplace_back("random 3005", r);
+  }
+  {  // few distinct values: many exact ties, far more than cap keys pass
+    std::vector<float> r(2000);
+    for (auto& x : r) x = static_cast<float>(rng.below(4));
+    rows.emplace_back("ties 2000", r);
+  }
+  {  // the sampled keys are small but few: fewer than k pass the threshold
+    std::vector<float> r(3005, 1.0f);
+    const index_t stride = 3005 / 256;
+    for (index_t s = 0; s < 9; ++s) r[static_cast<std::size_t>(s * 7 * stride)] = 0.5f;
+    rows.emplace_back("sparse samples", r);
+  }
+  {  // short row (no sampling: threshold +inf), negative, -0 and NaN keys
+    std::vector<float> r(150);
+    for (auto& x : r) x = static_cast<float>(rng.uniform()) - 0.2f;
+    r[3] = -0.0f;
+    r[7] = std::numeric_limits<float>::quiet_NaN();
+    r[149] = std::numeric_limits<float>::quiet_NaN();
+    rows.emplace_back("short with negatives and NaN", r);
+  }
+  {  // one block-aligned row length with duplicates of the smallest key
+    std::vector<float> r(1024 + 16);
+    for (auto& x : r) x = static_cast<float>(rng.uniform()) + 1.0f;
+    for (index_t j = 100; j < 1040; j += 97) r[static_cast<std::size_t>(j)] = 0.25f;
+    rows.emplace_back("duplicated minimum", r);
+  }
+  for (const auto& [name, keys] : rows) {
+    for (index_t k : {index_t(1), index_t(5), index_t(50), index_t(120)}) {
+      if (k > static_cast<index_t>(keys.size())) continue;
+      CAPTURE(name);
+      CAPTURE(k);
+      const auto want = expected(keys, k);
+      CHECK(run(keys, k, 0) == want);
+      const index_t cap = ops::TopKSelectRow<float>::host_capacity(k);
+      if (cap > 0) {
+        CHECK(run(keys, k, cap) == want);
+        CHECK(run(keys, k, ((k + 3) / 4) * 4) == want);  // smallest capacity: overflows often
+      }
+    }
+  }
 }

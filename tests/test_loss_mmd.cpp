@@ -4,8 +4,12 @@
 // and the edge cases (identical sets, single rows, identical points).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
+#include <limits>
+#include <vector>
 
 #include <stai/backend/cpu.hpp>
 #include <stai/losses/mmd.hpp>
@@ -250,4 +254,56 @@ TEST_CASE("MMD: edge cases") {
     CHECK_THROWS_AS(loss.value_and_grad(ctx, cref(a), cref(a), ref(g)), stai::Error);
     CHECK_THROWS_AS(loss.set_bandwidth(-1), stai::Error);
   }
+}
+
+TEST_CASE("MMD: the kernel pass's exp equals Eigen's pexp bit for bit and is accurate") {
+  namespace ei = Eigen::internal;
+  using P = ei::packet_traits<float>::type;
+  constexpr int PS = ei::packet_traits<float>::size;
+  // x = -L/(4b) <= 0: every 61st float from -0 down to about -92, densely
+  // around the fast path's edge (-87) and the normal range's end (-87.34),
+  // and the special values.
+  std::vector<float> xs;
+  for (std::uint64_t u = 0x80000000ull; u <= 0xC2B80000ull; u += 61) {
+    const auto b = static_cast<std::uint32_t>(u);
+    float f;
+    std::memcpy(&f, &b, sizeof f);
+    xs.push_back(f);
+  }
+  for (float f = -86.9f; f > -87.8f; f = std::nextafter(f, -100.0f)) xs.push_back(f);
+  for (float f : {0.0f, -0.0f, -1e-30f, -87.0f, -88.0f, -88.73f, -104.0f, -1e30f,
+                  -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::quiet_NaN()})
+    xs.push_back(f);
+  while (xs.size() % PS) xs.push_back(-1.0f);
+  // one packet mixing fast-path and slow-path lanes
+  for (int l = 0; l < PS; ++l) xs.push_back(l % 2 ? -0.5f : -95.0f);
+  std::size_t bitwise_diff = 0;
+  double worst_ulp = 0;
+  alignas(64) float a[PS], b[PS];
+  for (std::size_t i = 0; i < xs.size(); i += PS) {
+    const P x = ei::ploadu<P>(xs.data() + i);
+    ei::pstore(a, detail::mmd_exp(x));
+    ei::pstore(b, ei::pexp(x));
+    if (std::memcmp(a, b, sizeof a) != 0) ++bitwise_diff;
+    for (int l = 0; l < PS; ++l) {
+      const float xv = xs[i + l];
+      if (std::isnan(xv)) {
+        CHECK(std::isnan(a[l]));
+        continue;
+      }
+      const double e = std::exp(static_cast<double>(xv));
+      if (e < 1.2e-38) continue;  // subnormal results: absolute error below 2^-149 matters only
+      const double ulp = std::ldexp(1.0, std::ilogb(e) - 23);
+      worst_ulp = std::max(worst_ulp, std::abs(a[l] - e) / ulp);
+    }
+  }
+  CAPTURE(worst_ulp);
+  CHECK(worst_ulp <= 3.0);
+#if EIGEN_WORLD_VERSION == 3 && EIGEN_MAJOR_VERSION == 4 && EIGEN_MINOR_VERSION == 0
+  // The fast path reproduces Eigen 3.4.0's pexp (the results of stai runs
+  // do not depend on which path a packet took).
+  CHECK(bitwise_diff == 0);
+#else
+  MESSAGE("Eigen is not 3.4.0: bitwise agreement with its pexp is not checked");
+#endif
 }

@@ -111,26 +111,38 @@ class TopKAttention {
       idx_.reserve(nk);
       sq1_.reserve(n1_);
       sq2_.reserve(n2_);
-      const index_t tr = std::min(tile_, std::max<index_t>(n1_, 1));
+      index_t tr = std::min(tile_, std::max<index_t>(n1_, 1));
       launch(be, n1_, ops::RowSqNorm<T>{z1.data, sq1_.data(), d_});
       launch(be, n2_, ops::RowSqNorm<T>{z2.data, sq2_.data(), d_});
-      const index_t ntiles = (n1_ + tr - 1) / tr;
+      index_t ntiles = (n1_ + tr - 1) / tr;
       int workers = 1;
       if constexpr (std::is_same_v<B, Cpu>) workers = static_cast<int>(std::min<index_t>(be.num_threads(), ntiles));
+      if (workers > 1) {
+        // Equal shares: shrink the tiles so that their number is a multiple
+        // of the worker count (at most tile_rows rows each).
+        const index_t target = (ntiles + workers - 1) / workers * workers;
+        tr = (n1_ + target - 1) / target;
+        ntiles = (n1_ + tr - 1) / tr;
+      }
       // One worker: the tile GEMM may use the backend's threads and the
       // selection runs row-parallel. Several CPU workers: the tiles are dealt
       // to the threads (one parallel region in all), each with its own tile
       // buffer and single-threaded GEMM. Same result either way (rows are
       // independent).
       tile_g_.reserve(static_cast<index_t>(workers) * tr * n2_);
-      tile_heap_.reserve(static_cast<index_t>(workers) * tr * keff_);
+      // scratch per row: the heap (k entries) or the rank selection's candidates
+      index_t cap = 0;
+      if constexpr (std::is_same_v<B, Cpu>) cap = ops::TopKSelectRow<T>::host_capacity(keff_);
+      const index_t hs = ops::TopKSelectRow<T>::scratch_stride(keff_, cap);
+      tile_heap_.reserve(static_cast<index_t>(workers) * tr * hs);
       auto do_tile = [&](const auto& bk, index_t t, index_t w, bool row_parallel) {
         const index_t r0 = t * tr, rows = std::min(tr, n1_ - r0);
         T* g = tile_g_.data() + w * tr * n2_;
-        ops::TopKEntry<T>* heap = tile_heap_.data() + w * tr * keff_;
+        ops::TopKEntry<T>* heap = tile_heap_.data() + w * tr * hs;
         gemm(bk, Op::N, Op::T, rows, n2_, d_, T(-2), z1.data + r0 * d_, d_, z2.data, d_, T(0), g, n2_);
-        const ops::TopKSelectRow<T> sel{g, sq1_.data() + r0, sq2_.data(), heap, idx_.data() + r0 * keff_,
-                                        n2_, keff_, std::numeric_limits<T>::infinity()};
+        const ops::TopKSelectRow<T> sel{g,     sq1_.data() + r0, sq2_.data(), heap, idx_.data() + r0 * keff_,
+                                        n2_,   keff_,            std::numeric_limits<T>::infinity(),
+                                        cap};
         if (row_parallel) launch_rows(bk, rows, sel);
         else for (index_t r = 0; r < rows; ++r) sel(r);
       };
@@ -232,6 +244,65 @@ class TopKAttention {
   /// of the flat positions e = i k + t by idx[e] (host-side index lists).
   void build_transpose(const B& be) {
     const index_t nk = n1_ * keff_;
+    if constexpr (std::is_same_v<B, Cpu>) {
+      // In place on the host, parallel: each thread counts its contiguous
+      // range of e, the per-thread offsets are laid out in thread order
+      // within each reference cell, then each thread places its range in
+      // order. The same arrays as the serial counting sort.
+      tptr_.reserve(n2_ + 1);
+      tent_.reserve(nk);
+      const index_t* idx = idx_.data();
+      index_t* ptr = tptr_.data();
+      index_t* ent = tent_.data();
+      const index_t n2 = n2_, stride = n2_ + 1;
+#ifdef _OPENMP
+      const int parts = static_cast<int>(std::clamp<index_t>(nk / 32768, 1, be.num_threads()));
+#else
+      const int parts = 1;
+#endif
+      h_ptr_.assign(static_cast<std::size_t>(parts * stride), 0);
+      index_t* hist = h_ptr_.data();
+      auto count = [&](int p) {
+        index_t* h = hist + p * stride;
+        for (index_t e = nk * p / parts, e1 = nk * (p + 1) / parts; e < e1; ++e) ++h[idx[e]];
+      };
+      auto offsets = [&] {
+        index_t base = 0;
+        for (index_t j = 0; j < n2; ++j) {
+          ptr[j] = base;
+          for (int p = 0; p < parts; ++p) {
+            const index_t c = hist[p * stride + j];
+            hist[p * stride + j] = base;
+            base += c;
+          }
+        }
+        ptr[n2] = base;
+      };
+      auto place = [&](int p) {
+        index_t* h = hist + p * stride;
+        for (index_t e = nk * p / parts, e1 = nk * (p + 1) / parts; e < e1; ++e) ent[h[idx[e]]++] = e;
+      };
+      if (parts == 1) {
+        count(0);
+        offsets();
+        place(0);
+      }
+#ifdef _OPENMP
+      else {
+#pragma omp parallel num_threads(parts)
+        {
+          const int p = omp_get_thread_num();
+          count(p);
+#pragma omp barrier
+#pragma omp single
+          offsets();
+          place(p);
+        }
+      }
+#endif
+      transposed_ = true;
+      return;
+    }
     h_idx_.resize(static_cast<std::size_t>(nk));
     copy_to_host(be, h_idx_.data(), idx_.data(), nk);
     h_ptr_.assign(static_cast<std::size_t>(n2_ + 1), 0);

@@ -1,8 +1,10 @@
 // stai — parameter-free activation layers (ReLU, LeakyReLU).
 // Conventions: see layers/linear.hpp.
 #pragma once
+#include <algorithm>
 #include <string>
 
+#include "../backend/cpu.hpp"
 #include "../context.hpp"
 #include "../ops/elementwise.hpp"
 #include "../tensor/matrix.hpp"
@@ -11,6 +13,50 @@
 namespace stai {
 
 /// LeakyReLU(slope); slope 0 is ReLU. Works in place (x.data == y.data is fine).
+/// Run f over n elements: the functor on any backend; on the CPU the same
+/// selects over contiguous chunks, written so that they vectorise (blends,
+/// no per-element branch).
+template <class B, class T>
+void leaky_relu_forward(const B& be, const ops::LeakyReluFwd<T>& f, index_t n) {
+  launch(be, n, f);
+}
+template <class T>
+void leaky_relu_forward(const Cpu& be, const ops::LeakyReluFwd<T>& f, index_t n) {
+  constexpr index_t kChunk = 1 << 14;
+  launch_rows(be, (n + kChunk - 1) / kChunk, [f, n](index_t c) {
+    const index_t i0 = c * kChunk, m = n - i0 < kChunk ? n - i0 : kChunk;
+    const T a = f.slope;
+    if (f.x == f.y) {  // in place
+      T* p = f.y + i0;
+      for (index_t i = 0; i < m; ++i) p[i] = p[i] > T(0) ? p[i] : a * p[i];
+    } else {
+      const T* __restrict x = f.x + i0;
+      T* __restrict y = f.y + i0;
+      for (index_t i = 0; i < m; ++i) y[i] = x[i] > T(0) ? x[i] : a * x[i];
+    }
+  });
+}
+template <class B, class T>
+void leaky_relu_backward(const B& be, const ops::LeakyReluBwd<T>& f, index_t n) {
+  launch(be, n, f);
+}
+template <class T>
+void leaky_relu_backward(const Cpu& be, const ops::LeakyReluBwd<T>& f, index_t n) {
+  constexpr index_t kChunk = 1 << 14;
+  launch_rows(be, (n + kChunk - 1) / kChunk, [f, n](index_t c) {
+    const index_t i0 = c * kChunk, m = n - i0 < kChunk ? n - i0 : kChunk;
+    const T* __restrict x = f.x + i0;
+    const T* __restrict dy = f.dy + i0;
+    T* __restrict dx = f.dx + i0;
+    const T a = f.slope;
+    if (f.accumulate) {
+      for (index_t i = 0; i < m; ++i) dx[i] += x[i] > T(0) ? dy[i] : a * dy[i];
+    } else {
+      for (index_t i = 0; i < m; ++i) dx[i] = x[i] > T(0) ? dy[i] : a * dy[i];
+    }
+  });
+}
+
 template <class B, class T>
 class LeakyReLU {
  public:
@@ -22,15 +68,15 @@ class LeakyReLU {
 
   void forward(Context<B>& ctx, CMatRef<T> x, MatRef<T> y) const {
     STAI_CHECK(x.rows == y.rows && x.cols == y.cols, "activation shapes differ");
-    launch(ctx.be, x.size(), ops::LeakyReluFwd<T>{x.data, y.data, slope_});
+    leaky_relu_forward(ctx.be, ops::LeakyReluFwd<T>{x.data, y.data, slope_}, x.size());
   }
   /// Uses the input x (must not have been overwritten by an in-place forward
   /// unless slope > 0, where sign(y) == sign(x) and y can be passed as x).
   void backward(Context<B>& ctx, CMatRef<T> x, CMatRef<T> /*y*/, CMatRef<T> dy, MatRef<T> dx,
                 Grad mode = Grad::Write) {
     if (!dx.data) return;
-    launch(ctx.be, x.size(),
-           ops::LeakyReluBwd<T>{x.data, dy.data, dx.data, slope_, mode == Grad::Accumulate});
+    leaky_relu_backward(ctx.be, ops::LeakyReluBwd<T>{x.data, dy.data, dx.data, slope_, mode == Grad::Accumulate},
+                        x.size());
   }
 
  private:

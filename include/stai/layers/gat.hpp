@@ -29,6 +29,7 @@
 #include "../error.hpp"
 #include "../graph/gat_graph.hpp"
 #include "../ops/elementwise.hpp"
+#include "bias.hpp"
 #include "../ops/gat.hpp"
 #include "../random.hpp"
 #include "../tensor/matrix.hpp"
@@ -135,7 +136,7 @@ class Gat {
     ds_dst_.resize(n, 1);
     du_.resize(n, out_);
     // dbias += column sums of dy
-    launch(ctx.be, out_, ops::ColumnSumAdd<T>{db_, dy.data, n, out_});
+    add_column_sums(ctx.be, db_, dy);
     launch_rows(ctx.be, n,
                 ops::GatBackwardTarget<T>{g.in_ptr(), g.in_src(), u_.data(), dy.data,
                                           alpha_.data(), pre_.data(), dpre_.data(),

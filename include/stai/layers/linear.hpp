@@ -14,6 +14,7 @@
 
 #include "../context.hpp"
 #include "../ops/elementwise.hpp"
+#include "bias.hpp"
 #include "../random.hpp"
 #include "../tensor/matrix.hpp"
 #include "../tensor/param_arena.hpp"
@@ -51,7 +52,7 @@ class Linear {
   void forward(Context<B>& ctx, CMatRef<T> x, MatRef<T> y) const {
     check(x, y);
     gemm(ctx.be, Op::N, Op::T, x.rows, out_, in_, T(1), x.data, in_, W_, in_, T(0), y.data, out_);
-    if (has_bias_) launch(ctx.be, y.size(), ops::AddRowBias<T>{y.data, b_, out_});
+    if (has_bias_) add_row_bias(ctx.be, y, b_);
   }
 
   void backward(Context<B>& ctx, CMatRef<T> x, CMatRef<T> /*y*/, CMatRef<T> dy, MatRef<T> dx,
@@ -59,7 +60,7 @@ class Linear {
     const index_t n = x.rows;
     // dW (out x in) += dy^T (out x n) * x (n x in)
     gemm(ctx.be, Op::T, Op::N, out_, in_, n, T(1), dy.data, out_, x.data, in_, T(1), dW_, in_);
-    if (has_bias_) launch(ctx.be, out_, ops::ColumnSumAdd<T>{db_, dy.data, n, out_});
+    if (has_bias_) add_column_sums(ctx.be, db_, dy);
     if (dx.data) {
       // dx (n x in) = dy (n x out) * W (out x in)
       gemm(ctx.be, Op::N, Op::N, n, in_, out_, T(1), dy.data, out_, W_, in_,

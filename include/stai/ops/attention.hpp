@@ -93,6 +93,22 @@ struct TopKSelectRow {
   index_t* idx;    ///< output: tile x k (the head's selection rows of this tile)
   index_t n2, k;
   T inf;           ///< +infinity (passed in: no numeric_limits in device code)
+  /// Candidate capacity per row for the rank selection (host, float, AVX2):
+  /// `heap` then holds cap + 4 entries per row (row stride cap + 4), cap a
+  /// multiple of 4 and >= k. 0: the bounded heap only (row stride k).
+  index_t cap = 0;
+
+  /// Row stride of `heap` for a given k and cap.
+  STAI_HOST_DEVICE static index_t scratch_stride(index_t k, index_t cap) { return cap > 0 ? cap + 4 : k; }
+  /// The candidate capacity the host uses for k (0 where the rank selection
+  /// is not compiled in).
+  static index_t host_capacity(index_t k) {
+#if defined(__AVX2__) && !defined(__CUDACC__)
+    if constexpr (std::is_same_v<T, float>) return ((4 * k + 3) / 4) * 4;
+#endif
+    (void)k;
+    return 0;
+  }
 
   /// Replaces the root of the max-heap h (size n) by e and sifts it down
   /// past larger children. (Floyd's bottom-up variant measured slower here.)
@@ -183,6 +199,53 @@ struct TopKSelectRow {
     return n;
   }
 
+#if defined(__AVX2__) && !defined(__CUDACC__)
+  /// Collects the entries with key <= t into c (capacity cap); if between k
+  /// and cap of them pass, writes the indices of the k smallest (key, j) in
+  /// ascending order to out and returns true. Entries are distinct (distinct
+  /// j) and non-negative as 64-bit integers, so the rank of an entry is the
+  /// number of entries below it, by signed 64-bit comparisons.
+  bool rank_select(const T* gr, Entry* c, T t, index_t* out) const {
+    index_t m = 0;
+    for (index_t j0 = 0; j0 < n2; j0 += 16) {
+      const index_t len = j0 + 16 < n2 ? 16 : n2 - j0;
+      unsigned mask = 0;
+      if (len == 16) {
+        mask = block_mask16(gr + j0, t);
+      } else {
+        for (index_t u = 0; u < len; ++u) mask |= (gr[j0 + u] <= t ? 1u : 0u) << u;
+      }
+      if (m + __builtin_popcount(mask) > cap) return false;
+      while (mask) {
+        const int u = lowest_bit(mask);
+        mask &= mask - 1;
+        c[m++] = Entry::make(gr[j0 + u], j0 + u);
+      }
+    }
+    if (m < k) return false;
+    // pad to a multiple of 4 with entries above every real one
+    const index_t m4 = (m + 3) / 4 * 4;
+    for (index_t q = m; q < m4; ++q) c[q].v = ~std::uint64_t(0) >> 1;
+    const auto* cv = reinterpret_cast<const long long*>(c);
+    static_assert(sizeof(Entry) == sizeof(long long));
+    for (index_t i = 0; i < m; ++i) {
+      const __m256i e = _mm256_set1_epi64x(static_cast<long long>(c[i].v));
+      __m256i n0 = _mm256_setzero_si256(), n1 = n0;
+      index_t q = 0;
+      for (; q + 8 <= m4; q += 8) {
+        n0 = _mm256_sub_epi64(n0, _mm256_cmpgt_epi64(e, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cv + q))));
+        n1 = _mm256_sub_epi64(n1, _mm256_cmpgt_epi64(e, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cv + q + 4))));
+      }
+      if (q < m4) n0 = _mm256_sub_epi64(n0, _mm256_cmpgt_epi64(e, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cv + q))));
+      const __m256i n = _mm256_add_epi64(n0, n1);
+      const __m128i h2 = _mm_add_epi64(_mm256_castsi256_si128(n), _mm256_extracti128_si256(n, 1));
+      const long long rank = _mm_cvtsi128_si64(_mm_add_epi64(h2, _mm_unpackhi_epi64(h2, h2)));
+      if (rank < k) out[rank] = c[i].index();
+    }
+    return true;
+  }
+#endif
+
   /// The threshold estimate for a row (+inf when sampling would not help).
   STAI_HOST_DEVICE T sample_threshold(const T* gr) const {
     constexpr index_t kMaxRank = 32, kSamples = 256;
@@ -227,14 +290,24 @@ struct TopKSelectRow {
       // > 0 keeps the value; 0, -0 and negatives become +0; NaN becomes inf
       gr[j] = key > T(0) ? key : (key == key ? T(0) : inf);
     }
-    Entry* h = heap + r * k;
+    Entry* h = heap + r * scratch_stride(k, cap);
     // A threshold from a strided sample: the rank-m smallest of s sampled
     // keys, with m chosen so that about 2k + 2 keys of the row fall below it.
     // Scanning with that threshold from the start skips nearly every block of
     // the row without per-element work; if fewer than k keys pass (rare), the
     // row is scanned again without a threshold. The result is the same either
     // way: the k smallest (key, j) of the row.
-    index_t filled = select_pass(gr, h, sample_threshold(gr));
+    const T thr = sample_threshold(gr);
+#if defined(__AVX2__) && !defined(__CUDACC__)
+    if constexpr (std::is_same_v<T, float>) {
+      // Rank selection: collect the keys <= thr (at most cap), then place
+      // each at its rank among them (branch-free counting); the k lowest
+      // ranks are the answer, already in order. Falls back to the heap when
+      // fewer than k or more than cap keys pass.
+      if (cap >= k && rank_select(gr, h, thr, idx + r * k)) return;
+    }
+#endif
+    index_t filled = select_pass(gr, h, thr);
     if (filled < k) filled = select_pass(gr, h, inf);
     (void)filled;
     // Heap sort: repeatedly move the largest entry to the end -> ascending.

@@ -16,6 +16,19 @@ struct AddRowBias {
   STAI_HOST_DEVICE void operator()(index_t i) const { y[i] += b[i % cols]; }
 };
 
+/// Row r of y (rows x cols) += b   (the same sums as AddRowBias, one call
+/// per row: contiguous, vectorisable; used on the CPU)
+template <class T>
+struct AddRowBiasRow {
+  T* y;
+  const T* b;
+  index_t cols;
+  STAI_HOST_DEVICE void operator()(index_t r) const {
+    T* yr = y + r * cols;
+    for (index_t c = 0; c < cols; ++c) yr[c] += b[c];
+  }
+};
+
 /// db[j] += sum_i dy[i, j]   (one call per column j; rows summed in order)
 template <class T>
 struct ColumnSumAdd {
@@ -26,6 +39,27 @@ struct ColumnSumAdd {
     T s = T(0);
     for (index_t i = 0; i < rows; ++i) s += dy[i * cols + j];
     db[j] += s;
+  }
+};
+
+/// ColumnSumAdd for the columns [kBlock blk, kBlock (blk + 1)): the same
+/// per-column sums in the same row order, but the rows are walked once per
+/// block, contiguously (one call per block; used on the CPU).
+template <class T>
+struct ColumnSumAddBlock {
+  static constexpr index_t kBlock = 64;
+  T* db;
+  const T* dy;
+  index_t rows, cols;
+  STAI_HOST_DEVICE void operator()(index_t blk) const {
+    const index_t j0 = blk * kBlock, w = cols - j0 < kBlock ? cols - j0 : kBlock;
+    T s[kBlock];
+    for (index_t c = 0; c < w; ++c) s[c] = T(0);
+    for (index_t i = 0; i < rows; ++i) {
+      const T* r = dy + i * cols + j0;
+      for (index_t c = 0; c < w; ++c) s[c] += r[c];
+    }
+    for (index_t c = 0; c < w; ++c) db[j0 + c] += s[c];
   }
 };
 

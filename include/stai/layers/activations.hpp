@@ -12,19 +12,26 @@
 
 namespace stai {
 
-/// LeakyReLU(slope); slope 0 is ReLU. Works in place (x.data == y.data is fine).
-/// Run f over n elements: the functor on any backend; on the CPU the same
-/// selects over contiguous chunks, written so that they vectorise (blends,
-/// no per-element branch).
+/// Runs f(i0, m) over [0, n) in contiguous chunks [i0, i0 + m), in parallel.
+template <class F>
+void cpu_chunks(const Cpu& be, index_t n, const F& f) {
+  constexpr index_t kChunk = 1 << 14;
+  launch_rows(be, (n + kChunk - 1) / kChunk, [&f, n](index_t c) {
+    const index_t i0 = c * kChunk;
+    f(i0, n - i0 < kChunk ? n - i0 : kChunk);
+  });
+}
+
+/// The LeakyReLU functors over n elements on any backend; on the CPU the
+/// same selects over contiguous chunks, written so that they vectorise
+/// (blends, no per-element branch).
 template <class B, class T>
 void leaky_relu_forward(const B& be, const ops::LeakyReluFwd<T>& f, index_t n) {
   launch(be, n, f);
 }
 template <class T>
 void leaky_relu_forward(const Cpu& be, const ops::LeakyReluFwd<T>& f, index_t n) {
-  constexpr index_t kChunk = 1 << 14;
-  launch_rows(be, (n + kChunk - 1) / kChunk, [f, n](index_t c) {
-    const index_t i0 = c * kChunk, m = n - i0 < kChunk ? n - i0 : kChunk;
+  cpu_chunks(be, n, [&f](index_t i0, index_t m) {
     const T a = f.slope;
     if (f.x == f.y) {  // in place
       T* p = f.y + i0;
@@ -42,9 +49,7 @@ void leaky_relu_backward(const B& be, const ops::LeakyReluBwd<T>& f, index_t n) 
 }
 template <class T>
 void leaky_relu_backward(const Cpu& be, const ops::LeakyReluBwd<T>& f, index_t n) {
-  constexpr index_t kChunk = 1 << 14;
-  launch_rows(be, (n + kChunk - 1) / kChunk, [f, n](index_t c) {
-    const index_t i0 = c * kChunk, m = n - i0 < kChunk ? n - i0 : kChunk;
+  cpu_chunks(be, n, [&f](index_t i0, index_t m) {
     const T* __restrict x = f.x + i0;
     const T* __restrict dy = f.dy + i0;
     T* __restrict dx = f.dx + i0;
@@ -57,6 +62,7 @@ void leaky_relu_backward(const Cpu& be, const ops::LeakyReluBwd<T>& f, index_t n
   });
 }
 
+/// LeakyReLU(slope); slope 0 is ReLU. Works in place (x.data == y.data is fine).
 template <class B, class T>
 class LeakyReLU {
  public:

@@ -142,6 +142,14 @@ struct TopKSelectRow {
     return mask;
   }
 
+  /// Bit u set iff gr[j0 + u] <= t, for the up to 16 keys of the row from j0.
+  STAI_HOST_DEVICE unsigned block_mask(const T* gr, index_t j0, T t) const {
+    if (j0 + 16 <= n2) return block_mask16(gr + j0, t);
+    unsigned mask = 0;
+    for (index_t u = 0; j0 + u < n2; ++u) mask |= (gr[j0 + u] <= t ? 1u : 0u) << u;
+    return mask;
+  }
+
   /// Index of the lowest set bit of a non-zero mask.
   STAI_HOST_DEVICE static int lowest_bit(unsigned m) {
 #if defined(__CUDA_ARCH__)
@@ -169,14 +177,7 @@ struct TopKSelectRow {
     index_t n = 0;
     T thr = t;  // accept key <= thr while filling, key < root once full
     for (index_t j0 = 0; j0 < n2; j0 += 16) {
-      const index_t len = j0 + 16 < n2 ? 16 : n2 - j0;
-      // bit u set: key j0 + u passes the current threshold
-      unsigned mask = 0;
-      if (len == 16) {
-        mask = block_mask16(gr + j0, thr);
-      } else {
-        for (index_t u = 0; u < len; ++u) mask |= (gr[j0 + u] <= thr ? 1u : 0u) << u;
-      }
+      unsigned mask = block_mask(gr, j0, thr);  // bit u: key j0 + u passes
       while (mask) {
         const int u = lowest_bit(mask);
         mask &= mask - 1;
@@ -208,13 +209,7 @@ struct TopKSelectRow {
   bool rank_select(const T* gr, Entry* c, T t, index_t* out) const {
     index_t m = 0;
     for (index_t j0 = 0; j0 < n2; j0 += 16) {
-      const index_t len = j0 + 16 < n2 ? 16 : n2 - j0;
-      unsigned mask = 0;
-      if (len == 16) {
-        mask = block_mask16(gr + j0, t);
-      } else {
-        for (index_t u = 0; u < len; ++u) mask |= (gr[j0 + u] <= t ? 1u : 0u) << u;
-      }
+      unsigned mask = block_mask(gr, j0, t);
       if (m + __builtin_popcount(mask) > cap) return false;
       while (mask) {
         const int u = lowest_bit(mask);

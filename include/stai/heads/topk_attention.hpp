@@ -14,7 +14,9 @@
 // Computation (memory O(tile x n2 + n1 k), never n1 x n2 at once for k < n2):
 //   * |z1_i|^2, |z2_j|^2 per row; for each tile of `tile_rows` spatial rows one
 //     GEMM gives -2 z1 z2^T, and a per-row functor keeps the k smallest clamped
-//     squared distances |a|^2 + |b|^2 - 2ab with a bounded heap (ties by index);
+//     squared distances |a|^2 + |b|^2 - 2ab (ties by index; see
+//     ops::TopKSelectRow); with several CPU threads the tiles are cut into
+//     equal shares per thread;
 //   * the distances of the k kept pairs are then recomputed directly from the
 //     coordinates (k d flops per row): the weights and gradients do not suffer
 //     the cancellation of the GEMM form, and identical rows give D == 0 exactly.

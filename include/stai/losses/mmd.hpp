@@ -64,7 +64,7 @@ void mmd_tile_step(const B& be, const ops::MmdTileRow<T>& f, index_t rows) {
 /// generic ldexp splits 2^m into four factors to survive any m; for
 /// m >= -126 those partial products are exact, so both round the same real
 /// product once: the same bits (tested against Eigen over a dense grid of
-/// [-90, 0]). Other packets (NaN, x < -87) use Eigen's pexp itself.
+/// [-92, 0]). Other packets (NaN, x < -87) use Eigen's pexp itself.
 template <class P>
 inline P mmd_exp(const P& x) {
   return Eigen::internal::pexp(x);

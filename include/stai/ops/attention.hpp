@@ -77,9 +77,11 @@ struct TopKEntry<float> {
 /// first turns it IN PLACE into the clamped squared distance
 /// key_j = max(sq1[r] + sq2[j] + g[r, j], 0) (a vectorisable pass; NaN
 /// becomes +inf, i.e. never preferred), then keeps the k smallest keys with
-/// ties broken by the smaller reference index j, by a bounded max-heap of
-/// TopKEntry in the per-row scratch `heap` (k entries), and heap-sorts it:
-/// on return idx[r, 0..k) lists the selected j in ascending (key, j) order.
+/// ties broken by the smaller reference index j: on the host (float, AVX2)
+/// by ranking the keys under a sampled threshold (rank_select), otherwise,
+/// and as its fall-back, by a bounded max-heap of TopKEntry in the per-row
+/// scratch `heap`, heap-sorted at the end. Either way, on return
+/// idx[r, 0..k) lists the selected j in ascending (key, j) order.
 /// Requires 1 <= k <= n2 (and n2 <= 2^32 for float).
 /// Ranking by the clamped squared distance is ranking by the distance
 /// (sqrt is monotone), without n2 square roots per row.

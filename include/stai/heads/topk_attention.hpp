@@ -243,81 +243,79 @@ class TopKAttention {
   const index_t* sel() const { return all_ ? nullptr : idx_.data(); }
 
   /// Transposed selection as CSR over reference cells: stable counting sort
-  /// of the flat positions e = i k + t by idx[e] (host-side index lists).
+  /// of the flat positions e = i k + t by idx[e]. On the CPU it runs in place
+  /// on the backend's arrays; other backends copy the indices to the host
+  /// and the result back.
   void build_transpose(const B& be) {
     const index_t nk = n1_ * keff_;
-    if constexpr (std::is_same_v<B, Cpu>) {
-      // In place on the host, parallel: each thread counts its contiguous
-      // range of e, the per-thread offsets are laid out in thread order
-      // within each reference cell, then each thread places its range in
-      // order. The same arrays as the serial counting sort.
-      tptr_.reserve(n2_ + 1);
-      tent_.reserve(nk);
-      const index_t* idx = idx_.data();
-      index_t* ptr = tptr_.data();
-      index_t* ent = tent_.data();
-      const index_t n2 = n2_, stride = n2_ + 1;
-#ifdef _OPENMP
-      const int parts = static_cast<int>(std::clamp<index_t>(nk / 32768, 1, be.num_threads()));
-#else
-      const int parts = 1;
-#endif
-      h_ptr_.assign(static_cast<std::size_t>(parts * stride), 0);
-      index_t* hist = h_ptr_.data();
-      auto count = [&](int p) {
-        index_t* h = hist + p * stride;
-        for (index_t e = nk * p / parts, e1 = nk * (p + 1) / parts; e < e1; ++e) ++h[idx[e]];
-      };
-      auto offsets = [&] {
-        index_t base = 0;
-        for (index_t j = 0; j < n2; ++j) {
-          ptr[j] = base;
-          for (int p = 0; p < parts; ++p) {
-            const index_t c = hist[p * stride + j];
-            hist[p * stride + j] = base;
-            base += c;
-          }
-        }
-        ptr[n2] = base;
-      };
-      auto place = [&](int p) {
-        index_t* h = hist + p * stride;
-        for (index_t e = nk * p / parts, e1 = nk * (p + 1) / parts; e < e1; ++e) ent[h[idx[e]]++] = e;
-      };
-      if (parts == 1) {
-        count(0);
-        offsets();
-        place(0);
-      }
-#ifdef _OPENMP
-      else {
-#pragma omp parallel num_threads(parts)
-        {
-          const int p = omp_get_thread_num();
-          count(p);
-#pragma omp barrier
-#pragma omp single
-          offsets();
-          place(p);
-        }
-      }
-#endif
-      transposed_ = true;
-      return;
-    }
-    h_idx_.resize(static_cast<std::size_t>(nk));
-    copy_to_host(be, h_idx_.data(), idx_.data(), nk);
-    h_ptr_.assign(static_cast<std::size_t>(n2_ + 1), 0);
-    for (index_t e = 0; e < nk; ++e) ++h_ptr_[static_cast<std::size_t>(h_idx_[e] + 1)];
-    for (index_t j = 0; j < n2_; ++j) h_ptr_[j + 1] += h_ptr_[j];
-    h_pos_.assign(h_ptr_.begin(), h_ptr_.end() - 1);
-    h_ent_.resize(static_cast<std::size_t>(nk));
-    for (index_t e = 0; e < nk; ++e) h_ent_[h_pos_[h_idx_[e]]++] = e;
     tptr_.reserve(n2_ + 1);
     tent_.reserve(nk);
-    copy_from_host(be, tptr_.data(), h_ptr_.data(), n2_ + 1);
-    copy_from_host(be, tent_.data(), h_ent_.data(), nk);
+    if constexpr (std::is_same_v<B, Cpu>) {
+      counting_sort(idx_.data(), nk, be.num_threads(), tptr_.data(), tent_.data());
+    } else {
+      h_idx_.resize(static_cast<std::size_t>(nk));
+      h_ptr_.resize(static_cast<std::size_t>(n2_ + 1));
+      h_ent_.resize(static_cast<std::size_t>(nk));
+      copy_to_host(be, h_idx_.data(), idx_.data(), nk);
+      counting_sort(h_idx_.data(), nk, 1, h_ptr_.data(), h_ent_.data());
+      copy_from_host(be, tptr_.data(), h_ptr_.data(), n2_ + 1);
+      copy_from_host(be, tent_.data(), h_ent_.data(), nk);
+    }
     transposed_ = true;
+  }
+
+  /// Host arrays: ptr (n2 + 1) and ent (nk) of the stable counting sort of
+  /// e by idx[e]. With several threads each counts its contiguous range of
+  /// e, the per-thread offsets are laid out in thread order within each
+  /// reference cell, then each places its range in order: the same arrays
+  /// as one thread.
+  void counting_sort(const index_t* idx, index_t nk, int threads, index_t* ptr, index_t* ent) {
+    const index_t n2 = n2_, stride = n2_ + 1;
+#ifdef _OPENMP
+    const int parts = static_cast<int>(std::clamp<index_t>(nk / 32768, 1, threads));
+#else
+    (void)threads;
+    const int parts = 1;
+#endif
+    h_hist_.assign(static_cast<std::size_t>(parts * stride), 0);  // keeps its capacity
+    index_t* hist = h_hist_.data();
+    auto count = [&](int p) {
+      index_t* h = hist + p * stride;
+      for (index_t e = nk * p / parts, e1 = nk * (p + 1) / parts; e < e1; ++e) ++h[idx[e]];
+    };
+    auto offsets = [&] {
+      index_t base = 0;
+      for (index_t j = 0; j < n2; ++j) {
+        ptr[j] = base;
+        for (int p = 0; p < parts; ++p) {
+          const index_t c = hist[p * stride + j];
+          hist[p * stride + j] = base;
+          base += c;
+        }
+      }
+      ptr[n2] = base;
+    };
+    auto place = [&](int p) {
+      index_t* h = hist + p * stride;
+      for (index_t e = nk * p / parts, e1 = nk * (p + 1) / parts; e < e1; ++e) ent[h[idx[e]]++] = e;
+    };
+    if (parts == 1) {
+      count(0);
+      offsets();
+      place(0);
+      return;
+    }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(parts)
+    {
+      const int p = omp_get_thread_num();
+      count(p);
+#pragma omp barrier
+#pragma omp single
+      offsets();
+      place(p);
+    }
+#endif
   }
 
   index_t k_, tile_;
@@ -330,7 +328,7 @@ class TopKAttention {
   Buffer<B, T> sq1_, sq2_, tile_g_, coef_;
   Buffer<B, ops::TopKEntry<T>> tile_heap_;
   Buffer<B, index_t> tptr_, tent_;
-  std::vector<index_t> h_idx_, h_ptr_, h_pos_, h_ent_;
+  std::vector<index_t> h_idx_, h_ptr_, h_ent_, h_hist_;
 };
 
 }  // namespace stai

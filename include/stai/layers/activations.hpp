@@ -1,7 +1,6 @@
 // stai — parameter-free activation layers (ReLU, LeakyReLU).
 // Conventions: see layers/linear.hpp.
 #pragma once
-#include <algorithm>
 #include <string>
 
 #include "../backend/cpu.hpp"

@@ -29,12 +29,12 @@
 #include "../error.hpp"
 #include "../graph/gat_graph.hpp"
 #include "../ops/elementwise.hpp"
-#include "bias.hpp"
 #include "../ops/gat.hpp"
 #include "../random.hpp"
 #include "../tensor/matrix.hpp"
 #include "../tensor/param_arena.hpp"
 #include "activations.hpp"
+#include "bias.hpp"
 #include "dropout.hpp"
 
 namespace stai {

@@ -14,10 +14,10 @@
 
 #include "../context.hpp"
 #include "../ops/elementwise.hpp"
-#include "bias.hpp"
 #include "../random.hpp"
 #include "../tensor/matrix.hpp"
 #include "../tensor/param_arena.hpp"
+#include "bias.hpp"
 
 namespace stai {
 

@@ -1,6 +1,7 @@
 // real_data — the paper's evaluation protocols on the real data sets in
 // ../shared/data, with the reference defaults (Config::imputation() and
-// Config::annotation()):
+// Config::annotation()) or, with --preset stai, stai's imputation preset
+// (Config::stai()):
 //
 //   osmfish           leave-one-gene-out imputation on osmFISH (3,405 cells x
 //                     33 genes, TISSUE's subset) + the Allen SMART-seq subset
@@ -17,7 +18,7 @@
 //
 // Usage:
 //   real_data [--data DIR] [--which osmfish|merfish|merfish-annotate|all]
-//             [--epochs N] [--threads N] [--out DIR] [--max-genes N] [--resume] [--quiet]
+//             [--preset reference|stai] [--epochs N] [--threads N] [--out DIR] [--max-genes N] [--resume] [--quiet]
 //
 // Writes into --out (created if needed):
 //   osmfish_loo_per_gene.csv, merfish_10fold_per_gene.csv   gene,set,pcc,rmse_z,jsd,measured_mean,imputed_mean
@@ -63,6 +64,7 @@ struct Args {
   long max_genes = 0;
   bool quiet = false;
   bool resume = false;
+  std::string preset = "reference";  ///< imputation preset: reference | stai
 };
 
 void write_text(const std::string& path, const std::string& text) {
@@ -203,6 +205,7 @@ json run_gene_cv(const std::string& name, stai::Cpu& be, const stai::AnnData& sp
     on_set(r);
     write_text(csv_path, stai::eval::to_csv(merged(r.rows)));
   };
+  opt.score_variants = cfg.refines();
   stai::eval::GeneCvResult r;
   if (!a.resume || previous.empty() || !opt.only_genes.empty()) {
     r = stai::eval::cross_validate_genes(be, sp, ref, cfg, opt, progress, on_set_merged);
@@ -213,6 +216,9 @@ json run_gene_cv(const std::string& name, stai::Cpu& be, const stai::AnnData& sp
   r.rows = merged(r.rows);
   r.update_summary();
   for (const auto& w : r.warnings) std::printf("  warning: %s\n", w.c_str());
+  if (!a.quiet)
+    for (const auto& n : r.notes)
+      if (n.rfind("refinement:", 0) == 0) std::printf("  %s\n", n.c_str());
   write_text(csv_path, stai::eval::to_csv(r.rows));
   std::printf("%s: %zu genes scored in %.1f s: median PCC %s, median RMSE(z) %s, median JSD %s%s\n", name.c_str(),
               r.rows.size(), r.seconds, fmt(r.median_pcc).c_str(), fmt(r.median_rmse).c_str(),
@@ -220,6 +226,20 @@ json run_gene_cv(const std::string& name, stai::Cpu& be, const stai::AnnData& sp
               r.n_nonfinite_pcc ? (" (" + std::to_string(r.n_nonfinite_pcc) + " genes with undefined PCC)").c_str()
                                 : "");
   std::printf("wrote %s\n", csv_path.c_str());
+  if (opt.score_variants) {
+    std::string v = "gene,set,final";
+    if (!r.rows.empty())
+      for (const auto& [name, x] : r.rows.front().variants) v += "," + name;
+    v += "\n";
+    for (const auto& g : r.rows) {
+      v += stai::csv_escape(g.gene, ',') + "," + std::to_string(g.set) + "," + fmt(g.pcc, 6);
+      for (const auto& [name, x] : g.variants) v += "," + fmt(x, 6);
+      v += "\n";
+    }
+    const std::string vp = csv_path.substr(0, csv_path.size() - 4) + "_variants.csv";
+    write_text(vp, v);
+    std::printf("wrote %s\n", vp.c_str());
+  }
   json rows = json::array();
   for (const auto& g : r.rows)
     rows.push_back({{"gene", g.gene}, {"set", g.set}, {"pcc", std::isfinite(g.pcc) ? json(g.pcc) : json()},
@@ -241,12 +261,13 @@ json run_gene_cv(const std::string& name, stai::Cpu& be, const stai::AnnData& sp
           {"config", config_json(cfg)},
           {"per_gene_csv", csv_path},
           {"warnings", r.warnings},
+          {"notes", r.notes},
           {"per_gene", rows}};
 }
 
 json run_osmfish(stai::Cpu& be, const Args& a) {
   auto [sp, ref] = load_osmfish_allen(a.data);
-  const stai::Config cfg = with_overrides(stai::Config::imputation(), a);
+  const stai::Config cfg = with_overrides(stai::Config::preset(a.preset), a);
   stai::eval::GeneCvOptions o;
   o.scheme = stai::eval::GeneCvScheme::LeaveOneOut;
   o.max_genes = a.max_genes;
@@ -256,7 +277,7 @@ json run_osmfish(stai::Cpu& be, const Args& a) {
 
 json run_merfish(stai::Cpu& be, const Args& a) {
   auto [sp, ref] = load_merfish_moffitt(a.data);
-  const stai::Config cfg = with_overrides(stai::Config::imputation(), a);
+  const stai::Config cfg = with_overrides(stai::Config::preset(a.preset), a);
   stai::eval::GeneCvOptions o;
   o.scheme = stai::eval::GeneCvScheme::KFold;
   o.gene_folds = 10;
@@ -340,6 +361,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"osmfish", "merfish", "merfish-annotate", "all"}));
   app.add_option("--epochs", a.epochs, "override num_epoch (quick checks; default: the reference's 500 / 300)")
       ->check(CLI::Range(0, 1000000));
+  app.add_option("--preset", a.preset, "imputation preset: reference (the published method) or stai")
+      ->check(CLI::IsMember({"reference", "stai"}));
   app.add_option("--threads", a.threads, "CPU threads (0 = all cores)")->check(CLI::Range(0, 4096));
   app.add_option("--out", a.out, "output folder (created if needed)");
   app.add_option("--max-genes", a.max_genes,

@@ -74,6 +74,10 @@ struct GeneScore {
   double rmse = std::numeric_limits<double>::quiet_NaN();  ///< RMSE after z-scoring both vectors
   double jsd = std::numeric_limits<double>::quiet_NaN();
   double measured_mean = 0, imputed_mean = 0;
+  /// GeneCvOptions::score_variants: the PCC of the refinement's parts
+  /// (name, PCC): the neural head alone, the linear head alone, their blend
+  /// before smoothing.
+  std::vector<std::pair<std::string, double>> variants;
 
   double value(Metric m) const { return m == Metric::PCC ? pcc : m == Metric::RMSE ? rmse : jsd; }
 };
@@ -137,6 +141,9 @@ struct GeneCvOptions {
   /// Keep the measured and imputed vectors of every scored gene
   /// (GeneCvResult::measured / imputed, cells x scored genes).
   bool keep_values = false;
+  /// With a refining configuration, also score the refinement's parts
+  /// (GeneScore::variants), for ablations.
+  bool score_variants = false;
 };
 
 /// Progress of a cross-validation run: which held-out set is being trained,
@@ -325,6 +332,19 @@ GeneCvResult cross_validate_genes(B& be, const AnnData& spatial, const AnnData& 
                " (the gene matching of the fit and of the protocol disagree)");
 
     const Imputation imp = model.impute(be, res.sets[s]);
+    std::vector<std::pair<std::string, RowMatrix<float>>> parts;
+    if (opt.score_variants && model.refinement().active()) {
+      auto [neural, linear] = model.impute_parts(be, res.sets[s]);
+      refine::Refinement r = model.refinement();
+      r.alpha = 0;
+      const RowMatrix<float> blend =
+          refine::refine_predictions(neural.mean.template cast<double>(), linear.template cast<double>(), r,
+                                     model.spatial_graph())
+              .template cast<float>();
+      parts.emplace_back("neural", std::move(neural.mean));
+      parts.emplace_back("linear", std::move(linear));
+      parts.emplace_back("blend", blend);
+    }
     const AnnData& sp = model.spatial();  // after the input checks (cells possibly dropped)
     const index_t cells = sp.n_obs();
     for (std::size_t q = 0; q < res.sets[s].size(); ++q) {
@@ -340,6 +360,11 @@ GeneCvResult cross_validate_genes(B& be, const AnnData& spatial, const AnnData& 
       }
       GeneScore sc = score_gene(g, a, m);
       sc.set = static_cast<int>(s);
+      for (const auto& [name, P] : parts) {
+        std::vector<double> v(static_cast<std::size_t>(cells));
+        for (index_t i = 0; i < cells; ++i) v[static_cast<std::size_t>(i)] = static_cast<double>(P(i, static_cast<index_t>(q)));
+        sc.variants.emplace_back(name, pearson(v, m));
+      }
       res.rows.push_back(std::move(sc));
       if (opt.keep_values) {
         kept_imputed.push_back(std::move(a));

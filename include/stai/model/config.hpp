@@ -43,9 +43,42 @@ struct Config {
   int eval_step = 50;          ///< progress report interval (epochs)
   std::uint64_t seed = 8848;
   int threads = 0;             ///< 0 = all available
+  // refinement (docs/model.md "Refinement"; off in the reference method)
+  /// Submodel f also leaves out fold f+1 (its validation genes) from its
+  /// inputs, so every model gene has a prediction from a submodel that never
+  /// saw it: what the inner cross-validation of the refinement scores.
+  bool validation_fold = false;
+  double blend_weight = 0;     ///< weight of the linear transfer head in [0, 1]; -1 = chosen by inner CV
+  double ridge_lambda = 0.1;   ///< ridge penalty of the linear transfer head (> 0); -1 = chosen by inner CV
+  double smooth_alpha = 0;     ///< spatial smoothing weight in [0, 1); -1 = chosen by inner CV
+  int smooth_iterations = 10;  ///< label-propagation steps of the smoothing
 
-  /// The authors' osmFISH imputation config (the default).
+  /// The refinement is applied (a blend or a smoothing is asked for).
+  bool refines() const { return blend_weight != 0 || smooth_alpha != 0; }
+
+  /// The authors' osmFISH imputation config (the default-constructed one).
   static Config imputation() { return Config{}; }
+  /// The published method as its authors run it: the imputation config.
+  static Config reference() { return imputation(); }
+  /// stai's default for imputation: the published model trained for 150
+  /// epochs with a validation fold, then refined (linear transfer head
+  /// blended in, spatial smoothing), every refinement parameter chosen by
+  /// cross-validation on the measured model genes.
+  static Config stai() {
+    Config c;
+    c.num_epoch = 150;
+    c.validation_fold = true;
+    c.blend_weight = -1;
+    c.ridge_lambda = -1;
+    c.smooth_alpha = -1;
+    return c;
+  }
+  /// A named preset: "reference" or "stai".
+  static Config preset(const std::string& name) {
+    if (name == "reference") return reference();
+    if (name == "stai") return stai();
+    throw Error("unknown preset '" + name + "': use 'stai' (the default) or 'reference' (the published method)");
+  }
   /// The authors' osmFISH annotation config.
   static Config annotation() {
     Config c;
@@ -78,6 +111,18 @@ struct Config {
     need(rna_batchsize == -1 || rna_batchsize >= 2, "rna_batchsize", "must be -1 (full batch) or >= 2");
     need(eval_step >= 1, "eval_step", "must be >= 1");
     need(threads >= 0, "threads", "must be >= 0 (0 = all cores)");
+    need(blend_weight == -1 || (blend_weight >= 0 && blend_weight <= 1), "blend_weight",
+         "must be in [0, 1], or -1 (chosen by inner cross-validation)");
+    need(ridge_lambda == -1 || (std::isfinite(ridge_lambda) && ridge_lambda > 0), "ridge_lambda",
+         "must be > 0, or -1 (chosen by inner cross-validation)");
+    need(smooth_alpha == -1 || (smooth_alpha >= 0 && smooth_alpha < 1), "smooth_alpha",
+         "must be in [0, 1), or -1 (chosen by inner cross-validation)");
+    need(smooth_iterations >= 1 && smooth_iterations <= 1000, "smooth_iterations", "must be in [1, 1000]");
+    need(!validation_fold || k_folds >= 3, "validation_fold",
+         "needs k_folds >= 3 (a calibration fold, a validation fold and fitting genes per submodel)");
+    need(validation_fold || (blend_weight != -1 && ridge_lambda != -1 && smooth_alpha != -1), "validation_fold",
+         "must be true when blend_weight, ridge_lambda or smooth_alpha is -1: the inner cross-validation "
+         "scores predictions of genes a submodel never saw");
   }
 
   /// Applies one key; unknown keys throw. Returns false for keys that are
@@ -113,6 +158,14 @@ struct Config {
     else if (key == "topk" || key == "top_k") {
       if (v.is_null()) topk = 0; else integer(topk);
     } else if (key == "threads") integer(threads);
+    else if (key == "blend_weight") num(blend_weight);
+    else if (key == "ridge_lambda") num(ridge_lambda);
+    else if (key == "smooth_alpha") num(smooth_alpha);
+    else if (key == "smooth_iterations") integer(smooth_iterations);
+    else if (key == "validation_fold") {
+      STAI_CHECK(v.is_boolean(), "config: 'validation_fold' must be true or false");
+      validation_fold = v.get<bool>();
+    }
     else if (key == "seed" || key == "random_seed") {
       STAI_CHECK(v.is_number_integer() && v.get<long long>() >= 0, "config: '", key,
                  "' must be a non-negative integer");
@@ -138,7 +191,8 @@ struct Config {
       throw Error("config: unknown key '" + key +
                   "'. Known keys: d_hidden d_latent lam_recon lam_mmd lam_cos lam_clf lam_impute "
                   "lam_genegraph dropout attn_type topk linear_clf gene_loss num_epoch lr k_folds "
-                  "spatial_knn p_class spatial_batchsize rna_batchsize eval_step seed threads");
+                  "spatial_knn p_class spatial_batchsize rna_batchsize eval_step seed threads validation_fold "
+                  "blend_weight ridge_lambda smooth_alpha smooth_iterations");
     }
     return true;
   }
@@ -176,7 +230,24 @@ struct Config {
     return c;
   }
 
+  /// The configuration as JSON. The refinement keys are written only when
+  /// any differs from the published method's values, so that records of the
+  /// reference method read as they always have.
   nlohmann::json to_json() const {
+    nlohmann::json j = core_json();
+    if (validation_fold || refines() || ridge_lambda != Config{}.ridge_lambda ||
+        smooth_iterations != Config{}.smooth_iterations) {
+      j["validation_fold"] = validation_fold;
+      j["blend_weight"] = blend_weight;
+      j["ridge_lambda"] = ridge_lambda;
+      j["smooth_alpha"] = smooth_alpha;
+      j["smooth_iterations"] = smooth_iterations;
+    }
+    return j;
+  }
+
+ private:
+  nlohmann::json core_json() const {
     return {{"d_hidden", d_hidden},
             {"d_latent", d_latent},
             {"lam_recon", lam_recon},

@@ -11,6 +11,7 @@
 // returned as an uncertainty estimate); final annotation = argmax of the mean
 // class probabilities.
 #pragma once
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -70,6 +71,10 @@ class Cancelled : public Error {
 /// A trained submodel: its genes, parameters and reference codes.
 struct SubmodelState {
   std::vector<index_t> fit, calibration;  ///< indices into the model genes
+  /// Validation genes (Config::validation_fold): neither inputs nor
+  /// calibration genes of this submodel. Known after fit(); not kept in
+  /// model files (the refinement's choices are, in the configuration).
+  std::vector<index_t> validation;
   std::vector<float> params;              ///< the parameter block (float)
   RowMatrix<float> ref_codes;             ///< z2 of the reference cells (n2 x d)
   LossTerms final_loss;
@@ -109,6 +114,15 @@ class Ensemble {
   index_t num_reference_cells() const { return subs_.empty() ? 0 : subs_[0].ref_codes.rows(); }
   bool has_classifier() const { return !class_names_.empty(); }
 
+  /// Records the refinement parameters chosen after fit() (Config keys
+  /// ridge_lambda, blend_weight, smooth_alpha), so that model files keep them.
+  void resolve_refinement(double lambda, double weight, double alpha) {
+    cfg_.ridge_lambda = lambda;
+    cfg_.blend_weight = weight;
+    cfg_.smooth_alpha = alpha;
+    cfg_.validate();
+  }
+
   /// Restores a fitted ensemble (model files).
   void restore(Config cfg, std::vector<std::string> genes, std::vector<std::string> class_names,
                std::vector<SubmodelState> subs) {
@@ -134,9 +148,60 @@ class Ensemble {
     STAI_CHECK(in.st.rows() >= 2 && in.sc.rows() >= 2, "training needs at least 2 cells on each side");
     subs_.clear();
     const auto t0 = std::chrono::steady_clock::now();
-    for (std::size_t f = 0; f < folds.size(); ++f)
-      subs_.push_back(train_one(be, in, folds[f], static_cast<int>(f), static_cast<int>(folds.size()),
-                                progress, t0));
+    const std::vector<std::vector<index_t>> validation = validation_genes(folds);
+    for (std::size_t f = 0; f < folds.size(); ++f) {
+      Fold fold = folds[f];
+      if (!validation[f].empty()) {
+        std::vector<index_t> fit;
+        for (index_t g : fold.fit)
+          if (!std::binary_search(validation[f].begin(), validation[f].end(), g)) fit.push_back(g);
+        fold.fit = std::move(fit);
+      }
+      subs_.push_back(train_one(be, in, fold, static_cast<int>(f), static_cast<int>(folds.size()), progress, t0));
+      subs_.back().validation = validation[f];
+    }
+  }
+
+  /// Config::validation_fold: submodel f's validation genes are the
+  /// calibration genes of fold f + 1 (cyclically), so every model gene is a
+  /// validation gene of exactly one submodel. Empty sets otherwise.
+  std::vector<std::vector<index_t>> validation_genes(const std::vector<Fold>& folds) const {
+    std::vector<std::vector<index_t>> v(folds.size());
+    if (!cfg_.validation_fold) return v;
+    STAI_CHECK(folds.size() >= 3, "validation_fold needs at least 3 gene folds, got ", folds.size());
+    for (std::size_t f = 0; f < folds.size(); ++f) {
+      v[f] = folds[(f + 1) % folds.size()].calibration;
+      std::sort(v[f].begin(), v[f].end());
+    }
+    return v;
+  }
+
+  /// Each model gene's prediction (spatial cells x model genes) by the
+  /// submodel for which it is a validation gene; `model_values` are the
+  /// reference values of the model genes (reference cells x model genes).
+  /// Needs a fit with Config::validation_fold.
+  RowMatrix<float> validation_predictions(B& be, const RowMatrix<float>& st, const CsrGraph& g,
+                                          const RowMatrix<float>& model_values) const {
+    check_ready(st, g);
+    const index_t G = static_cast<index_t>(genes_.size());
+    STAI_CHECK(model_values.cols() == G && model_values.rows() == num_reference_cells(),
+               "validation predictions: the values must be reference cells x the ", G, " model genes");
+    RowMatrix<float> out = RowMatrix<float>::Zero(st.rows(), G);
+    std::vector<int> covered(static_cast<std::size_t>(G), 0);
+    GatGraph<B> gg(be, g);
+    for (const auto& sub : subs_) {
+      if (sub.validation.empty()) continue;
+      const RowMatrix<T> h = predict_one(be, sub, st, gg, detail::columns<float>(model_values, sub.validation));
+      for (std::size_t c = 0; c < sub.validation.size(); ++c) {
+        out.col(sub.validation[c]) = h.col(static_cast<index_t>(c)).template cast<float>();
+        ++covered[static_cast<std::size_t>(sub.validation[c])];
+      }
+    }
+    for (index_t j = 0; j < G; ++j)
+      STAI_CHECK(covered[static_cast<std::size_t>(j)] == 1, "validation predictions: model gene '",
+                 genes_[static_cast<std::size_t>(j)], "' is the validation gene of ",
+                 covered[static_cast<std::size_t>(j)], " submodels (train with validation_fold: true)");
+    return out;
   }
 
   /// Imputes `values` (reference cells x genes, e.g. log-normalised
@@ -157,16 +222,7 @@ class Ensemble {
     y.resize(n1, G);
     index_t s = 0;
     for (const auto& sub : subs_) {
-      auto model = make_model(be, sub);
-      Context<B> ctx{be, false, cfg_.seed, 0};
-      Matrix<B, T> x, z1, z2;
-      upload(be, detail::columns<T>(st, sub.fit), x);
-      upload(be, RowMatrix<T>(sub.ref_codes.template cast<T>()), z2);
-      z1.resize(n1, cfg_.d_latent);
-      model->encode_spatial(ctx, x.cref(), gg, z1.ref());
-      model->attend(ctx, z1.cref(), z2.cref());
-      model->apply_attention(ctx, v.cref(), y.ref());
-      const RowMatrix<T> h = download(be, y.cref());
+      const RowMatrix<T> h = predict_one(be, sub, st, gg, v, y);
       ++s;
       // Welford's running mean and sum of squares
       for (index_t e = 0; e < h.size(); ++e) {
@@ -229,6 +285,29 @@ class Ensemble {
     STAI_CHECK(st.cols() == static_cast<index_t>(genes_.size()), "the spatial data have ", st.cols(),
                " model genes but the model was trained on ", genes_.size());
     STAI_CHECK(g.n == st.rows(), "the spatial graph has ", g.n, " nodes for ", st.rows(), " cells");
+  }
+
+  /// One submodel's attention-weighted values v (uploaded) for cells st,
+  /// through the output buffer y (cells x v.cols()).
+  RowMatrix<T> predict_one(B& be, const SubmodelState& sub, const RowMatrix<float>& st, const GatGraph<B>& gg,
+                           const Matrix<B, T>& v, Matrix<B, T>& y) const {
+    auto model = make_model(be, sub);
+    Context<B> ctx{be, false, cfg_.seed, 0};
+    Matrix<B, T> x, z1, z2;
+    upload(be, detail::columns<T>(st, sub.fit), x);
+    upload(be, RowMatrix<T>(sub.ref_codes.template cast<T>()), z2);
+    z1.resize(st.rows(), cfg_.d_latent);
+    model->encode_spatial(ctx, x.cref(), gg, z1.ref());
+    model->attend(ctx, z1.cref(), z2.cref());
+    model->apply_attention(ctx, v.cref(), y.ref());
+    return download(be, y.cref());
+  }
+  RowMatrix<T> predict_one(B& be, const SubmodelState& sub, const RowMatrix<float>& st, const GatGraph<B>& gg,
+                           const RowMatrix<float>& values) const {
+    Matrix<B, T> v, y;
+    upload(be, RowMatrix<T>(values.template cast<T>()), v);
+    y.resize(st.rows(), values.cols());
+    return predict_one(be, sub, st, gg, v, y);
   }
 
   std::unique_ptr<StaiModel<B, T>> make_model(B& be, const SubmodelState& sub) const {

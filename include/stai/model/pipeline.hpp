@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@
 #include "../data/genes.hpp"
 #include "../data/preprocess.hpp"
 #include "../graph/knn.hpp"
+#include "../refine/refinement.hpp"
 #include "ensemble.hpp"
 
 namespace stai {
@@ -45,6 +47,8 @@ struct FitReport {
   GeneMatch genes;                      ///< the gene matching report
   std::vector<std::string> model_genes; ///< genes the encoders see
   std::vector<std::string> warnings, notes;
+  /// The refinement's parameters and inner scores (Config::refines()).
+  std::optional<refine::Refinement> refinement;
   DataState spatial_state = DataState::Unknown, reference_state = DataState::Unknown;
   index_t n_spatial = 0, n_reference = 0;
   std::vector<std::string> dropped_spatial_cells, dropped_reference_cells;
@@ -144,11 +148,31 @@ class Stai {
 
     // 7. Train.
     ensemble_.fit(be, in, cfg, progress, opt.folds);
+    ref_genes_ = reference.var_names;
+    ref_lognorm_ = std::move(reference.X);
+
+    // 8. Refinement: its parameters, chosen on the measured model genes.
+    if (cfg.refines()) {
+      refine::Refinement asked = refinement_of(cfg);
+      refine::Refinement r = asked;
+      if (asked.lambda < 0 || asked.weight < 0 || asked.alpha < 0) {
+        refine::InnerData inner;
+        const std::vector<index_t> cols = gene_columns(spatial.var_names, st_names, spatial.source);
+        inner.measured.resize(spatial.n_obs(), static_cast<index_t>(cols.size()));
+        for (std::size_t j = 0; j < cols.size(); ++j)
+          inner.measured.col(static_cast<index_t>(j)) = spatial.X.col(cols[j]).template cast<double>();
+        const RowMatrix<float> model_values = reference_values(rep.model_genes);
+        inner.neural = ensemble_.validation_predictions(be, in.st, in.graph, model_values).template cast<double>();
+        inner.ref_values = model_values.template cast<double>();
+        r = refine::choose_refinement(asked, linear_head(in.st), inner, in.graph);
+      }
+      ensemble_.resolve_refinement(r.lambda, r.weight, r.alpha);
+      rep.refinement = r;
+      rep.notes.push_back(refinement_note(r));
+    }
     rep.n_spatial = spatial.n_obs();
     rep.n_reference = reference.n_obs();
     report_ = rep;
-    ref_lognorm_ = std::move(reference.X);
-    ref_genes_ = reference.var_names;
     spatial_ = std::move(spatial);
     spatial_scaled_ = std::move(in.st);
     graph_ = std::move(in.graph);
@@ -163,6 +187,9 @@ class Stai {
   const std::vector<std::string>& reference_genes() const { return ref_genes_; }
   const RowMatrix<float>& reference_lognorm() const { return ref_lognorm_; }
   const AnnData& spatial() const { return spatial_; }
+  /// The training slice's scaled model genes (cells x model genes) and its spatial graph.
+  const RowMatrix<float>& spatial_scaled() const { return spatial_scaled_; }
+  const CsrGraph& spatial_graph() const { return graph_; }
 
   /// Reference genes that are not measured in the training spatial data.
   std::vector<std::string> unmeasured_genes() const {
@@ -178,15 +205,32 @@ class Stai {
   /// Imputes reference genes (measured or not) for the training slice.
   Imputation impute(B& be, const std::vector<std::string>& genes) const {
     need_fitted();
-    return ensemble_.impute(be, spatial_scaled_, graph_, reference_values(genes));
+    return refined(ensemble_.impute(be, spatial_scaled_, graph_, reference_values(genes)), genes, spatial_scaled_,
+                   graph_);
   }
   /// Imputes reference genes for a NEW spatial slice (same gene panel).
   Imputation impute(B& be, const AnnData& other, const std::vector<std::string>& genes,
                     const std::string& spatial_key = "spatial") const {
     need_fitted();
     auto [X, g] = prepare_spatial(other, spatial_key);
-    return ensemble_.impute(be, X, g, reference_values(genes));
+    return refined(ensemble_.impute(be, X, g, reference_values(genes)), genes, X, g);
   }
+
+  /// The two heads' predictions before the refinement combines them: the
+  /// neural ensemble's (mean and spread) and the linear transfer head's at
+  /// the fitted ridge penalty (ablations, diagnostics).
+  std::pair<Imputation, RowMatrix<float>> impute_parts(B& be, const std::vector<std::string>& genes) const {
+    need_fitted();
+    Imputation imp = ensemble_.impute(be, spatial_scaled_, graph_, reference_values(genes));
+    const double lambda = refinement().lambda > 0 ? refinement().lambda : Config{}.ridge_lambda;
+    RowMatrix<float> L = linear_head(spatial_scaled_)
+                             .predict(reference_values(genes).template cast<double>(), lambda)
+                             .template cast<float>();
+    return {std::move(imp), std::move(L)};
+  }
+
+  /// The refinement the fitted model applies (its configuration's values).
+  refine::Refinement refinement() const { return refinement_of(ensemble_.config()); }
 
   Annotation annotate(B& be) const {
     need_fitted();
@@ -276,6 +320,45 @@ class Stai {
     for (const auto& g : st_scaling_.genes)
       if (std::find(m.genes.begin(), m.genes.end(), g) == m.genes.end()) return g;
     return "?";
+  }
+  static refine::Refinement refinement_of(const Config& c) {
+    refine::Refinement r;
+    r.lambda = c.ridge_lambda;
+    r.weight = c.blend_weight;
+    r.alpha = c.smooth_alpha;
+    r.iterations = c.smooth_iterations;
+    return r;
+  }
+  static std::string refinement_note(const refine::Refinement& r) {
+    auto f = [](double v) {
+      std::ostringstream o;
+      o.precision(3);
+      o << v;
+      return o.str();
+    };
+    std::string s = "refinement: linear head weight " + f(r.weight) + " (ridge lambda " + f(r.lambda) +
+                    "), spatial smoothing alpha " + f(r.alpha);
+    if (std::isfinite(r.inner_neural))
+      s += "; inner mean PCC over the model genes: neural " + f(r.inner_neural) + ", linear " +
+           f(r.inner_linear) + ", blend " + f(r.inner_blend) + ", smoothed " + f(r.inner_final);
+    return s;
+  }
+  /// The reference's model genes as the encoders see them (scaled with the
+  /// fit's statistics), from the kept log-normalised reference.
+  RowMatrix<float> reference_model_inputs() const {
+    return apply_scaling(sc_scaling_, ref_lognorm_, ref_genes_, "reference");
+  }
+  refine::LinearTransfer linear_head(const RowMatrix<float>& st_scaled) const {
+    return refine::LinearTransfer(reference_model_inputs().template cast<double>(),
+                                  st_scaled.template cast<double>());
+  }
+  Imputation refined(Imputation imp, const std::vector<std::string>& genes, const RowMatrix<float>& st,
+                     const CsrGraph& g) const {
+    const refine::Refinement r = refinement();
+    if (!r.active()) return imp;
+    const RowMatrix<double> L = linear_head(st).predict(reference_values(genes).template cast<double>(), r.lambda);
+    imp.mean = refine::refine_predictions(imp.mean.template cast<double>(), L, r, g).template cast<float>();
+    return imp;
   }
   Annotation make_annotation(RowMatrix<float> probs) const {
     Annotation a;

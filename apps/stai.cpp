@@ -11,11 +11,12 @@
 #include <cstring>
 
 #include "cli/annotate.hpp"
-#include "cli/common.hpp"
 #include "cli/cv.hpp"
 #include "cli/demo.hpp"
 #include "cli/impute.hpp"
 #include "cli/inspect.hpp"
+#include "cli/options.hpp"
+#include "cli/strings.hpp"
 
 namespace {
 

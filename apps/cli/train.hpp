@@ -1,9 +1,30 @@
 // stai command-line program — "train a model on the inputs, or load a saved
 // one", shared by `stai impute` and `stai annotate`.
 #pragma once
+#include <algorithm>
+#include <filesystem>
 #include <functional>
+#include <set>
+#include <string>
+#include <vector>
 
-#include "common.hpp"
+#include <nlohmann/json.hpp>
+
+#include <stai/io/plot.hpp>
+#include <stai/model/model_file.hpp>
+#include <stai/model/pipeline.hpp>
+
+#include "annotation.hpp"
+#include "backend.hpp"
+#include "console.hpp"
+#include "matrix_columns.hpp"
+#include "options.hpp"
+#include "outputs.hpp"
+#include "progress.hpp"
+#include "readers.hpp"
+#include "report.hpp"
+#include "run_config.hpp"
+#include "strings.hpp"
 
 namespace stai::cli {
 

@@ -1,0 +1,66 @@
+// stai command-line program — the run's configuration: a YAML/JSON file on top of the
+// command's defaults, then the command-line overrides.
+#pragma once
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include <stai/io/config_yaml.hpp>
+#include <stai/model/config.hpp>
+
+#include "console.hpp"
+#include "options.hpp"
+#include "readers.hpp"
+#include "strings.hpp"
+
+namespace stai::cli {
+
+using json = nlohmann::json;
+
+/// Reads a YAML/JSON config file on top of `base` (keys not in the file keep
+/// base's values), then applies the command-line overrides.
+inline Config build_config(Config base, const CommonOptions& o, Console& con) {
+  if (!o.config_path.empty()) {
+    need_file(o.config_path, "--config");
+    std::ifstream f(o.config_path);
+    STAI_CHECK(f, "--config: cannot open '", o.config_path, "' (permissions?)");
+    std::stringstream ss;
+    ss << f.rdbuf();
+    json j;
+    const std::string e = extension(o.config_path);
+    try {
+      if (e == ".json") {
+        j = json::parse(ss.str());
+      } else {
+        j = detail::yaml_to_json(YAML::Load(ss.str()));
+      }
+    } catch (const std::exception& ex) {
+      throw Error("--config: " + o.config_path + " is not valid " + (e == ".json" ? "JSON" : "YAML") + ": " +
+                  one_line(ex.what()));
+    }
+    if (j.is_null()) j = json::object();
+    try {
+      for (const auto& n : base.apply(j)) con.warn(o.config_path + ": " + n);
+    } catch (const Error& ex) {
+      std::string m = one_line(ex.what());
+      if (m.rfind("config: ", 0) == 0) m.erase(0, 8);
+      throw Error("--config: " + o.config_path + ": " + m);
+    }
+  }
+  if (o.epochs >= 0) base.num_epoch = o.epochs;
+  if (o.epochs < -1) throw UsageError("--epochs must be >= 0");
+  if (o.seed >= 0) base.seed = static_cast<std::uint64_t>(o.seed);
+  if (o.seed < -1) throw UsageError("--seed must be >= 0");
+  if (o.threads < 0) throw UsageError("--threads must be >= 0 (0 = all cores)");
+  if (o.threads > 0) base.threads = o.threads;
+  try {
+    base.validate();
+  } catch (const Error& ex) {
+    throw Error(one_line(ex.what()) + (o.config_path.empty() ? "" : " (from --config " + o.config_path + ")"));
+  }
+  return base;
+}
+
+}  // namespace stai::cli

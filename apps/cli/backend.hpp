@@ -11,6 +11,7 @@
 #include <stai/backend/cpu.hpp>
 #include <stai/backend/select.hpp>
 
+#include "console.hpp"
 #include "options.hpp"
 
 namespace stai::cli {
@@ -24,9 +25,25 @@ inline int default_threads() { return std::max(1, omp_get_num_procs()); }
 
 inline std::string threads_text(int n) { return std::to_string(n) + (n == 1 ? " thread" : " threads"); }
 
+/// The thread count to use for --threads N (0 = all cores): more threads
+/// than cores cannot run faster, and thousands exhaust the system, so
+/// counts above the cores are capped with a warning.
+inline int resolve_threads(int threads) {
+  if (threads < 0) throw UsageError("--threads must be >= 0 (0 = all cores)");
+  const int cores = default_threads();
+  if (threads == 0) return cores;
+  if (threads > cores) {
+    Console{}.warn("--threads " + std::to_string(threads) + " is more than the " + std::to_string(cores) +
+                   " cores of this machine; using " + threads_text(cores) + " (results are those of --threads " +
+                   std::to_string(cores) + ")");
+    return cores;
+  }
+  return threads;
+}
+
 inline Cpu make_backend(int threads) {
   Cpu be;
-  be.threads = threads > 0 ? threads : default_threads();
+  be.threads = resolve_threads(threads);
   omp_set_num_threads(be.threads);
   return be;
 }

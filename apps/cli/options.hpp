@@ -1,6 +1,7 @@
 // stai command-line program — the options shared by the subcommands (input data, model and
 // training, output) and the usage-error type.
 #pragma once
+#include <limits>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -17,15 +18,19 @@ class UsageError : public std::runtime_error {
   explicit UsageError(const std::string& what) : std::runtime_error(what) {}
 };
 
+/// --seed / --epochs not given (the config's value is used).
+inline constexpr long long kSeedUnset = std::numeric_limits<long long>::min();
+inline constexpr int kEpochsUnset = std::numeric_limits<int>::min();
+
 /// Flags shared by the subcommands that read data and train a model.
 struct CommonOptions {
   std::string spatial, reference, out;
   std::string config_path;
-  long long seed = -1;  ///< -1 = from the config (default 8848)
+  long long seed = kSeedUnset;  ///< kSeedUnset = from the config (default 8848)
   int threads = 0;      ///< 0 = all cores
   std::string backend = "cpu";  ///< cpu | cuda
   int device = 0;               ///< CUDA device id (--backend cuda)
-  int epochs = -1;      ///< -1 = from the config
+  int epochs = kEpochsUnset;    ///< kEpochsUnset = from the config
   std::string spatial_key = "spatial";
   std::string label_key;
   std::string layer, spatial_layer, reference_layer;

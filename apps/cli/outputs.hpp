@@ -17,32 +17,15 @@
 
 namespace stai::cli {
 
-/// Checks, before any work is done, that `path` can be written: a supported
-/// extension and an existing folder. Returns the extension.
+/// Checks, before any work is done, that `path` has a supported extension
+/// (guard_paths checks that it can be written). Returns the extension.
 inline std::string check_output(const std::string& path, const std::string& flag,
                                 const std::vector<std::string>& exts) {
   const std::string e = extension(path);
   if (std::find(exts.begin(), exts.end(), e) == exts.end())
     throw Error(flag + ": cannot write '" + path + "': unsupported output type '" +
                 (e.empty() ? std::string("(none)") : e) + "'; use " + join(exts, ", "));
-  const fs::path p(path);
-  const fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec))
-    throw Error(flag + ": the folder '" + dir.string() + "' of '" + path + "' does not exist; create it first");
-  if (fs::is_directory(p, ec)) throw Error(flag + ": '" + path + "' is a folder; give a file name");
   return e;
-}
-
-inline void check_plot_dir(const std::string& dir) {
-  if (dir.empty()) return;
-  std::error_code ec;
-  const fs::path p(dir);
-  if (fs::exists(p, ec) && !fs::is_directory(p, ec))
-    throw Error("--plot: '" + dir + "' is a file; give a folder for the figures");
-  const fs::path parent = p.parent_path().empty() ? fs::path(".") : p.parent_path();
-  if (!fs::exists(p, ec) && !fs::is_directory(parent, ec))
-    throw Error("--plot: cannot create '" + dir + "': the folder '" + parent.string() + "' does not exist");
 }
 
 inline void make_plot_dir(const std::string& dir) {

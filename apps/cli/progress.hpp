@@ -83,7 +83,7 @@ FitReport fit_with_progress(Stai<B, float>& model, B& be, AnnData spatial, AnnDa
   Config inner = cfg;
   inner.eval_step = 1;
   ProgressPrinter pp(quiet, cfg.eval_step, prefix);
-  SigintGuard guard;
+  InterruptGuard guard;
   FitReport rep = model.fit(be, std::move(spatial), std::move(reference), inner, fo,
                             [&pp](const Progress& p) { return pp(p); });
   pp.finish();

@@ -47,8 +47,17 @@ inline void report_fit(const FitReport& r, const Config& cfg, Console& con) {
   con.say("Spatial data: ", to_string(r.spatial_state), " (scaled per gene); reference: ",
           to_string(r.reference_state),
           r.reference_state == DataState::LogNormalized ? " (used as is)" : " (normalised to 10,000 per cell + log1p)");
+  if (!r.genes.case_insensitive.empty()) {
+    std::vector<std::string> pairs;
+    for (const auto& [s, ref] : r.genes.case_insensitive) pairs.push_back(s + " ~ " + ref);
+    con.warn(std::to_string(pairs.size()) + " gene(s) match only when case is ignored (spatial ~ reference): " +
+             join(pairs, ", ", 10) + "; check that both data sets use the same gene nomenclature");
+  }
   for (const auto& w : r.warnings) con.warn(w);
 }
+
+/// JSON as text; invalid UTF-8 (from a file name, say) is replaced, never an error.
+inline std::string json_text(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 /// uns entries describing the run.
 inline void put_run_metadata(AnnData& out, const std::string& command, const Config& cfg, const json& timings,
@@ -56,10 +65,10 @@ inline void put_run_metadata(AnnData& out, const std::string& command, const Con
   out.uns["stai_version"] = version();
   out.uns["stai_command"] = command;
   out.uns["stai_seed"] = std::to_string(cfg.seed);
-  out.uns["stai_config"] = cfg.to_json().dump();
-  out.uns["stai_timings"] = timings.dump();
-  if (!genes.is_null()) out.uns["stai_gene_match"] = genes.dump();
-  for (const auto& [k, v] : extra.items()) out.uns[k] = v.is_string() ? v.get<std::string>() : v.dump();
+  out.uns["stai_config"] = json_text(cfg.to_json());
+  out.uns["stai_timings"] = json_text(timings);
+  if (!genes.is_null()) out.uns["stai_gene_match"] = json_text(genes);
+  for (const auto& [k, v] : extra.items()) out.uns[k] = v.is_string() ? v.get<std::string>() : json_text(v);
 }
 
 /// Per-gene agreement of an imputation with measured values (the library's

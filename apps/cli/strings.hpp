@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include <stai/data/names.hpp>
+
 namespace stai::cli {
 
 namespace fs = std::filesystem;
@@ -87,11 +89,18 @@ inline std::vector<std::string> split_names(const std::string& s) {
   return out;
 }
 
-/// The command line as one string (for metadata).
+/// s itself when it is valid UTF-8, else with its other bytes shown as \xHH.
+inline std::string utf8_text(const std::string& s) {
+  return invalid_utf8_at(s) == std::string::npos ? s : escaped_name(s);
+}
+
+/// The command line as one string (for metadata; bytes that are not UTF-8,
+/// e.g. in a file name, are shown as \xHH).
 inline std::string command_line(int argc, char** argv) {
   std::string s;
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
+    a = utf8_text(a);
     if (a.find(' ') != std::string::npos) a = "'" + a + "'";
     s += (i ? " " : "") + a;
   }

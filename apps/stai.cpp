@@ -7,15 +7,19 @@
 //   stai cv       --spatial ST --reference SC --scheme loo --out CV.csv
 //
 // Exit codes: 0 success, 1 a problem with the data or the run (one line
-// "stai: error: ..." on stderr), 2 a usage error, 130 interrupted (Ctrl-C).
+// "stai: error: ..." on stderr), 2 a usage error, 130 interrupted (Ctrl-C),
+// 143 terminated (SIGTERM) while training or writing.
 #include <cstring>
 
 #include "cli/annotate.hpp"
-#include "cli/common.hpp"
 #include "cli/cv.hpp"
 #include "cli/demo.hpp"
 #include "cli/impute.hpp"
 #include "cli/inspect.hpp"
+#include "cli/options.hpp"
+#include "cli/report.hpp"
+#include "cli/signals.hpp"
+#include "cli/strings.hpp"
 
 namespace {
 
@@ -34,11 +38,10 @@ std::string subcommand_of(int argc, char** argv) {
 }
 
 int fail(int code, const std::string& message, bool json_line) {
-  std::cerr << "stai: error: " << stai::cli::one_line(message) << '\n' << std::flush;
+  const std::string m = stai::cli::utf8_text(stai::cli::one_line(message));
+  std::cerr << "stai: error: " << m << '\n' << std::flush;
   if (json_line)
-    std::cout << nlohmann::json{{"status", "error"}, {"error", stai::cli::one_line(message)}, {"exit_code", code}}.dump()
-              << '\n'
-              << std::flush;
+    std::cout << stai::cli::json_text({{"status", "error"}, {"error", m}, {"exit_code", code}}) << '\n' << std::flush;
   return code;
 }
 
@@ -101,18 +104,23 @@ int main(int argc, char** argv) {
     else if (s_cv->parsed()) summary = run_cv(co, cmdline);
     else if (s_demo->parsed()) summary = run_demo(dopt, cmdline);
     else if (s_inspect->parsed()) summary = run_inspect(ino);
-    if (json_line) std::cout << summary.dump() << '\n' << std::flush;
+    if (json_line) std::cout << json_text(summary) << '\n' << std::flush;
     return 0;
   } catch (const UsageError& e) {
     const std::string sub = subcommand_of(argc, argv);
     return fail(2, std::string(e.what()) + "; run 'stai " + sub + " --help' for usage", json_line);
   } catch (const stai::Cancelled&) {
-    return fail(130, "interrupted (Ctrl-C); no output was written", json_line);
+    return fail(interrupt_exit_code(), "interrupted (" + interrupt_name(interrupted().load()) + "); no output was written",
+                json_line);
+  } catch (const stai::WriteAborted& e) {
+    return fail(128 + e.signal, std::string(e.what()) + " (" + interrupt_name(e.signal) + ")", json_line);
   } catch (const stai::Error& e) {
     return fail(1, e.what(), json_line);
   } catch (const std::bad_alloc&) {
     return fail(1, "out of memory; use fewer cells or genes, or a machine with more memory", json_line);
-  } catch (const std::exception& e) {
-    return fail(1, std::string("unexpected failure: ") + e.what() + " (please report this as a bug)", json_line);
+  } catch (const std::exception&) {
+    // Errors in the data or the run are stai::Errors that say what to fix;
+    // anything else is a bug in stai, not something the user can act on.
+    return fail(1, "an internal error stopped the run; please report it as a bug, with the command line", json_line);
   }
 }

@@ -3,7 +3,7 @@
 // Compiled by nvcc into the program when the build has the CUDA backend
 // (cmake/StaiCuda.cmake). Each function opens the CUDA device and runs the
 // command's backend template (run_*_on in cli/*.hpp) on it: the same code as
-// the CPU path, instantiated for stai::Cuda. run_on_backend (cli/common.hpp)
+// the CPU path, instantiated for stai::Cuda. run_on_backend (cli/backend.hpp)
 // has already checked that the program has CUDA and the machine a GPU.
 #include <stai/backend/cuda.hpp>
 

@@ -15,7 +15,8 @@ install(TARGETS stai RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 # End-to-end tests: a doctest program that runs the built `stai` on tiny
 # simulated inputs and checks outputs, JSON summaries and error paths.
 if(STAI_BUILD_TESTS AND TARGET doctest::doctest)
-  add_executable(stai_cli_tests ${CMAKE_CURRENT_SOURCE_DIR}/tests/cli/test_cli.cpp)
+  file(GLOB STAI_CLI_TEST_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/tests/cli/test_*.cpp)
+  add_executable(stai_cli_tests ${STAI_CLI_TEST_SOURCES})
   target_link_libraries(stai_cli_tests PRIVATE stai::io stai_project_flags doctest::doctest)
   target_compile_definitions(stai_cli_tests PRIVATE STAI_CLI_PATH="$<TARGET_FILE:stai>")
   add_dependencies(stai_cli_tests stai)

@@ -11,7 +11,9 @@ STAI=${1:-./build/stai}
   echo "Every command prints progress on stderr (a bar on a terminal, plain lines"
   echo "otherwise; \`--quiet\` silences it), exits 0 on success, 1 on an error"
   echo "(one line \`stai: error: ...\` saying what is wrong and how to fix it, and"
-  echo "no output file left behind), 2 on a usage error. With \`--json\` the last"
+  echo "no output file left behind), 2 on a usage error, 130 / 143 when interrupted"
+  echo "by Ctrl-C / SIGTERM (docs/bad-input.md lists the bad inputs and their"
+  echo "messages). With \`--json\` the last"
   echo "line of stdout is one JSON object summarising the run (or the error)."
   echo
   echo '```'

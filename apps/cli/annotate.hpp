@@ -42,8 +42,8 @@ json run_annotate_on(B& be, AnnotateOptions& o, const std::string& cmdline) {
   Console con{o.c.quiet, {}};
   Stopwatch total;
   const std::string out_ext = check_output(o.c.out, "--out", {".h5ad", ".csv", ".tsv"});
-  check_model_output_paths(o.c);
-  check_plot_dir(o.c.plot_dir);
+  check_model_options(o.c);
+  guard_paths(o.c, con);
   Trained<B> t = train_or_load(o.c, Config::annotation(), true, con, be, {});
   const std::string label_key = o.c.label_key.empty() ? std::string("celltype") : o.c.label_key;
 
@@ -82,6 +82,7 @@ json run_annotate_on(B& be, AnnotateOptions& o, const std::string& cmdline) {
     }
   }
 
+  const InterruptGuard write_phase;
   sw.reset();
   json outputs = {{"out", o.c.out}};
   if (out_ext == ".h5ad") {

@@ -63,7 +63,7 @@ json run_cv_on(B& be, CvOptions& o, const std::string& cmdline) {
   Stopwatch total;
   const int K = parse_scheme(o.scheme);
   check_output(o.c.out, "--out", {".csv", ".tsv"});
-  check_plot_dir(o.c.plot_dir);
+  guard_paths(o.c, con);
   const Config cfg = build_config(Config::imputation(), o.c, con);
   Stopwatch sw;
   AnnData spatial = read_spatial(o.c);
@@ -172,6 +172,7 @@ json run_cv_on(B& be, CvOptions& o, const std::string& cmdline) {
   con.say("Median over ", scores.size(), " genes: PCC ", fmt(mp), ", RMSE(z) ", fmt(mr), ", JSD ", fmt(mj),
           "   (the paper reports a leave-one-out median PCC of 0.395 on osmFISH + Zeisel)");
 
+  const InterruptGuard write_phase;
   sw.reset();
   std::vector<std::vector<std::string>> rows;
   for (std::size_t i = 0; i < scores.size(); ++i)

@@ -57,10 +57,10 @@ json run_demo_on(B& be, DemoOptions& o, const std::string& cmdline) {
   Stopwatch total;
   if (o.n_panel > o.n_genes) throw UsageError("--n-panel must not exceed --n-genes");
   if (!o.c.out.empty()) check_output(o.c.out, "--out", {".h5ad"});
-  check_plot_dir(o.c.plot_dir);
+  guard_paths(o.c, con);
   Config base = Config::annotation();
   base.num_epoch = kDemoEpochs;
-  const Config cfg = build_config(base, o.c, con);
+  const Config cfg = build_config(base, o.c, con, 0);
 
   SimulationOptions so;
   so.n_spatial = o.n_spatial;
@@ -68,7 +68,7 @@ json run_demo_on(B& be, DemoOptions& o, const std::string& cmdline) {
   so.n_genes = o.n_genes;
   so.n_panel = o.n_panel;
   so.n_types = o.n_types;
-  so.seed = o.c.seed >= 0 ? static_cast<std::uint64_t>(o.c.seed) : 1;
+  so.seed = o.c.seed != kSeedUnset ? static_cast<std::uint64_t>(o.c.seed) : 1;
   Stopwatch sw;
   Simulation sim = simulate(so);
   json timings = {{"simulate", sw.seconds()}};
@@ -173,6 +173,7 @@ json run_demo_on(B& be, DemoOptions& o, const std::string& cmdline) {
   con.say("PCC: correlation over cells between a gene's imputed values and the counts the spatial platform would");
   con.say("have measured (1 = perfect, 0 = unrelated). Accuracy: fraction of cells given their true type.");
 
+  const InterruptGuard write_phase;
   sw.reset();
   if (!o.c.out.empty()) {
     AnnData out;

@@ -77,8 +77,8 @@ json run_impute_on(B& be, ImputeOptions& o, const std::string& cmdline) {
   if (sources != 1)
     throw UsageError("say which genes to impute with one of --genes G1,G2 / --genes-file FILE / --all-unmeasured");
   const std::string out_ext = check_output(o.c.out, "--out", {".h5ad", ".csv", ".tsv"});
-  check_model_output_paths(o.c);
-  check_plot_dir(o.c.plot_dir);
+  check_model_options(o.c);
+  guard_paths(o.c, con, {{"--genes-file", o.genes_file}});
   std::vector<std::string> genes = o.genes;
   if (!o.genes_file.empty()) genes = read_gene_file(o.genes_file);
   if (o.c.embed && !o.c.model.empty()) throw UsageError("--embed is not available with --model");
@@ -136,6 +136,7 @@ json run_impute_on(B& be, ImputeOptions& o, const std::string& cmdline) {
   }
 
   // Outputs.
+  const InterruptGuard write_phase;
   sw.reset();
   json outputs = {{"out", o.c.out}};
   if (out_ext == ".h5ad") {

@@ -1,9 +1,25 @@
 // stai command-line program — `stai inspect FILE`: what is in a data file
 // and what stai would do with it.
 #pragma once
-#include "common.hpp"
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <stai/data/contract.hpp>
+#include <stai/io/hdf5.hpp>
+
+#include "console.hpp"
+#include "options.hpp"
+#include "readers.hpp"
+#include "strings.hpp"
 
 namespace stai::cli {
+
+using json = nlohmann::json;
 
 struct InspectOptions {
   std::string file;

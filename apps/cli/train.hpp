@@ -1,9 +1,31 @@
 // stai command-line program — "train a model on the inputs, or load a saved
 // one", shared by `stai impute` and `stai annotate`.
 #pragma once
+#include <algorithm>
+#include <filesystem>
 #include <functional>
+#include <set>
+#include <string>
+#include <vector>
 
-#include "common.hpp"
+#include <nlohmann/json.hpp>
+
+#include <stai/io/plot.hpp>
+#include <stai/model/model_file.hpp>
+#include <stai/model/pipeline.hpp>
+
+#include "annotation.hpp"
+#include "backend.hpp"
+#include "console.hpp"
+#include "matrix_columns.hpp"
+#include "options.hpp"
+#include "path_guard.hpp"
+#include "outputs.hpp"
+#include "progress.hpp"
+#include "readers.hpp"
+#include "report.hpp"
+#include "run_config.hpp"
+#include "strings.hpp"
 
 namespace stai::cli {
 
@@ -25,15 +47,7 @@ struct Trained {
 /// early): reference (or model) genes, spatial data.
 using Precheck = std::function<void(const std::vector<std::string>& ref_genes, const AnnData& spatial)>;
 
-inline void check_model_output_paths(const CommonOptions& o) {
-  if (!o.save_model.empty()) {
-    const fs::path p(o.save_model);
-    const fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
-    std::error_code ec;
-    if (!fs::is_directory(dir, ec))
-      throw Error("--save-model: the folder '" + dir.string() + "' does not exist; create it first");
-    if (fs::is_directory(p, ec)) throw Error("--save-model: '" + o.save_model + "' is a folder; give a file name");
-  }
+inline void check_model_options(const CommonOptions& o) {
   if (!o.save_model.empty() && !o.model.empty())
     throw UsageError("--save-model and --model cannot be combined: the model is already saved");
   if (!o.model.empty() && !o.reference.empty())
@@ -49,7 +63,7 @@ Trained<B> train_or_load(const CommonOptions& o, const Config& base, bool need_l
   Stopwatch sw;
   if (!o.model.empty()) {
     need_file(o.model, "--model");
-    if (!o.config_path.empty() || o.epochs >= 0)
+    if (!o.config_path.empty() || o.epochs != kEpochsUnset)
       con.warn("--config and --epochs are ignored with --model: the saved model is used as trained");
     if (!o.label_key.empty()) con.warn("--label-key is ignored with --model: the model's cell types are used");
     ModelBundle b = load_model(o.model);
@@ -123,8 +137,8 @@ Trained<B> train_or_load(const CommonOptions& o, const Config& base, bool need_l
 /// Saves the trained model (with the run's metadata).
 template <class B>
 void save_trained(const Trained<B>& t, const CommonOptions& o, const std::string& command) {
-  json meta = {{"command", command}, {"spatial", o.spatial}, {"reference", o.reference},
-               {"spatial_key", o.spatial_key}, {"label_key", o.label_key}};
+  json meta = {{"command", command}, {"spatial", utf8_text(o.spatial)}, {"reference", utf8_text(o.reference)},
+               {"spatial_key", utf8_text(o.spatial_key)}, {"label_key", utf8_text(o.label_key)}};
   ModelBundle b = make_model_bundle(t.model.ensemble(), t.model.spatial_scaling(), t.model.reference_scaling(),
                                     t.model.reference_genes(), csr_from_dense(t.model.reference_lognorm()), meta);
   b.config.eval_step = t.cfg.eval_step;

@@ -1,13 +1,10 @@
 // End-to-end tests of the `stai` program: every subcommand on tiny simulated
 // inputs (written by `stai demo --write-inputs`), the --json summary parsed,
 // outputs read back, every documented error path, and the demo's metrics
-// against a bar an untrained model cannot reach.
-//
-// The path of the program is passed as the compile definition STAI_CLI_PATH.
+// against a bar an untrained model cannot reach. Bad inputs that must never
+// lose data or crash are in test_bad_input.cpp.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -22,119 +19,9 @@
 #include <stai/io/h5ad.hpp>
 #include <stai/io/text.hpp>
 
-#ifndef STAI_CLI_PATH
-#error "compile with -DSTAI_CLI_PATH=\"/path/to/stai\""
-#endif
+#include "cli_harness.hpp"
 
-namespace {
-
-namespace fs = std::filesystem;
-using json = nlohmann::json;
-
-/// A scratch folder for this test process, removed at exit.
-struct Scratch {
-  fs::path dir;
-  Scratch() {
-    dir = fs::temp_directory_path() / ("stai_cli_test_" + std::to_string(::getpid()));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-};
-
-const fs::path& scratch() {
-  static Scratch s;
-  return s.dir;
-}
-
-std::string path(const std::string& name) { return (scratch() / name).string(); }
-
-std::string slurp(const std::string& p) {
-  std::ifstream f(p);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-std::vector<std::string> lines(const std::string& s) {
-  std::vector<std::string> v;
-  std::istringstream is(s);
-  std::string l;
-  while (std::getline(is, l))
-    if (!l.empty()) v.push_back(l);
-  return v;
-}
-
-struct Result {
-  int code = -1;
-  std::string out, err;
-  json summary;  ///< the last stdout line parsed as JSON (null if it is not JSON)
-};
-
-/// Runs `stai ARGS` with stdout and stderr captured in files.
-Result run_stai(const std::string& args) {
-  static int n = 0;
-  const std::string o = path("stdout" + std::to_string(n) + ".txt");
-  const std::string e = path("stderr" + std::to_string(n++) + ".txt");
-  const std::string cmd = std::string("'") + STAI_CLI_PATH + "' " + args + " > '" + o + "' 2> '" + e + "' < /dev/null";
-  const int st = std::system(cmd.c_str());
-  Result r;
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  r.out = slurp(o);
-  r.err = slurp(e);
-  const auto ls = lines(r.out);
-  if (!ls.empty()) r.summary = json::parse(ls.back(), nullptr, false);
-  if (r.summary.is_discarded()) r.summary = nullptr;
-  return r;
-}
-
-/// Fast, deterministic training flags for the tests.
-const std::string kFast = " --epochs 5 --threads 1 --quiet --json ";
-
-/// Tiny simulated inputs (150 spatial cells x 16 panel genes, 120 reference
-/// cells x 40 genes, 6 cell types), written once per test process.
-struct Inputs {
-  std::string spatial, reference, truth;
-};
-const Inputs& inputs() {
-  static const Inputs in = [] {
-    const std::string dir = path("in");
-    const Result r = run_stai("demo --write-inputs '" + dir +
-                          "' --n-spatial 150 --n-reference 120 --n-genes 40 --n-panel 16 --seed 5 --quiet --json");
-    REQUIRE_MESSAGE(r.code == 0, r.err);
-    return Inputs{dir + "/spatial.h5ad", dir + "/reference.h5ad", dir + "/truth.h5ad"};
-  }();
-  return in;
-}
-
-std::string io_args() { return " --spatial '" + inputs().spatial + "' --reference '" + inputs().reference + "' "; }
-
-/// A failed run: the exit code, ONE "stai: error:" line on stderr (besides
-/// any "stai: warning:" lines), a JSON
-/// error object as the last stdout line, and no output (or temp) file.
-void check_failure(const Result& r, int code, const std::string& must_mention, const std::string& out_file) {
-  INFO("stderr: " << r.err);
-  CHECK(r.code == code);
-  std::vector<std::string> ls;  // stderr without warnings
-  for (const auto& l : lines(r.err))
-    if (l.rfind("stai: warning: ", 0) != 0) ls.push_back(l);
-  REQUIRE(ls.size() == 1);
-  CHECK(ls[0].rfind("stai: error: ", 0) == 0);
-  CHECK(ls[0].find(must_mention) != std::string::npos);
-  if (!out_file.empty()) {
-    CHECK_FALSE(fs::exists(out_file));
-    for (const auto& e : fs::directory_iterator(fs::path(out_file).parent_path()))
-      CHECK(e.path().filename().string().find(".tmp-") == std::string::npos);
-  }
-  REQUIRE(r.summary.is_object());
-  CHECK(r.summary["status"] == "error");
-  CHECK(r.summary["exit_code"] == code);
-}
-
-}  // namespace
+using namespace cli_test;
 
 TEST_CASE("help and version and usage errors") {
   const Result h = run_stai("--help");

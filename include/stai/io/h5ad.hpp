@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "../data/anndata.hpp"
+#include "../data/names.hpp"
 #include "atomic_file.hpp"
 #include "hdf5.hpp"
 
@@ -714,6 +715,7 @@ inline AnnData read_h5ad(const h5::File& f, const H5adReadOptions& opts = {}) {
     }
   }
   a.validate();
+  check_names(a);
   return a;
 }
 
@@ -839,9 +841,14 @@ inline void write_h5ad(const std::string& path, const AnnData& a, const H5adWrit
     throw Error("cannot write " + path + ": " + w);
   }
   write_atomically(path, [&](const std::string& tmp) {
-    h5::File f = h5::File::create(tmp);
-    write_h5ad(f, a, o);
-    f.close();
+    // Built in memory, then written out: see h5::File::create_in_memory.
+    std::vector<unsigned char> image;
+    {
+      h5::File f = h5::File::create_in_memory(path);
+      write_h5ad(f, a, o);
+      image = f.close_to_image();
+    }
+    write_file_bytes(tmp, image, path);
   });
 }
 

@@ -837,6 +837,34 @@ class File : public Group {
     H5Fflush(id(), H5F_SCOPE_GLOBAL);
     if (!id_.reset()) h5::fail(file_, "/", "closing the file failed (disk full?)");
   }
+  /// Creates an empty file in memory (HDF5's core driver, nothing on disk);
+  /// `name` labels it in errors. Finish it with close_to_image().
+  ///
+  /// Outputs are built this way because HDF5 (1.10) cannot recover from a
+  /// write error on disk: after a failed flush (e.g. a full disk) the file
+  /// can neither be closed nor released, and the library crashes when it
+  /// shuts down at exit. In memory HDF5 never meets such an error; the
+  /// finished image is written by write_file_bytes, which reports it.
+  static File create_in_memory(const std::string& name) {
+    silence_errors();
+    Hid fapl(H5Pcreate(H5P_FILE_ACCESS));
+    if (!fapl.valid() || H5Pset_fapl_core(fapl.get(), std::size_t(1) << 24, 0) < 0)
+      h5::fail(name, "/", "cannot set up an in-memory HDF5 file");
+    Hid f(H5Fcreate(name.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()));
+    if (!f.valid()) h5::fail(name, "/", "cannot create an in-memory HDF5 file");
+    return File(std::move(f), name);
+  }
+  /// Flushes a file made by create_in_memory, closes it and returns its bytes.
+  std::vector<unsigned char> close_to_image() {
+    if (H5Fflush(id(), H5F_SCOPE_GLOBAL) < 0) h5::fail(file_, "/", "cannot finish the in-memory file");
+    const ssize_t n = H5Fget_file_image(id(), nullptr, 0);
+    if (n < 0) h5::fail(file_, "/", "cannot take the in-memory file's image");
+    std::vector<unsigned char> bytes(static_cast<std::size_t>(n));
+    if (n > 0 && H5Fget_file_image(id(), bytes.data(), bytes.size()) != n)
+      h5::fail(file_, "/", "cannot copy the in-memory file's image");
+    if (!id_.reset()) h5::fail(file_, "/", "closing the in-memory file failed");
+    return bytes;
+  }
 
  private:
   File(Hid f, const std::string& path) : Group(std::move(f), path, "/") {}

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "../data/anndata.hpp"
+#include "../data/names.hpp"
 #include "h5ad.hpp"
 #include "hdf5.hpp"
 
@@ -251,6 +252,7 @@ inline AnnData read_loom(const h5::File& f, const LoomReadOptions& opts = {}) {
     }
   }
   a.validate();
+  check_names(a);
   return a;
 }
 

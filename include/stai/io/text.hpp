@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "../data/anndata.hpp"
+#include "../data/names.hpp"
 #include "csv.hpp"
 
 namespace stai {
@@ -162,6 +163,7 @@ inline AnnData table_to_anndata(const TextTable& t, bool transpose) {
   a.obs_names = transpose ? t.col_names : t.row_names;
   a.var_names = transpose ? t.row_names : t.col_names;
   a.validate();
+  check_names(a);
   return a;
 }
 
@@ -181,6 +183,8 @@ inline std::vector<index_t> match_rows(const AnnData& a, const TextTable& t, Mat
   bool by_name = m == Match::ByName;
   std::unordered_map<std::string, index_t> pos;
   if (m != Match::ByPosition && t.has_row_names) {
+    require_utf8(t.row_names, t.source, "cell names (first column)");
+    require_unique(t.row_names, t.source, "cell names (first column)");
     for (index_t i = 0; i < t.rows(); ++i)
       pos.emplace(t.row_names[static_cast<std::size_t>(i)], i);
     if (m == Match::Auto) {
@@ -271,6 +275,7 @@ inline void add_labels(AnnData& a, const TextTable& t, const LabelOptions& o = {
   for (index_t i = 0; i < a.n_obs(); ++i)
     labels[static_cast<std::size_t>(i)] =
         t.cells[static_cast<std::size_t>(rows[static_cast<std::size_t>(i)])][static_cast<std::size_t>(j)];
+  require_utf8(labels, t.source, "column '" + t.col_names[static_cast<std::size_t>(j)] + "'");
   a.obs[o.obs_key] = Column::strings(std::move(labels), o.categorical);
 }
 inline void add_labels(AnnData& a, const std::string& path, const LabelOptions& o = {}) {

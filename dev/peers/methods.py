@@ -85,7 +85,8 @@ def tangram(spatial_train, reference, genes, epochs, seed, threads):
     train = [str(g) for g in spatial_train.var_names]
     tg.pp_adatas(ad_sc, ad_sp, genes=train)
     ad_map = tg.map_cells_to_space(ad_sc, ad_sp, mode="cells", density_prior="rna_count_based",
-                                   num_epochs=epochs, device="cpu", random_state=seed, verbose=False)
+                                   num_epochs=epochs, device="cpu", random_state=seed,
+                                   verbose=True)  # its score every 100 epochs, as progress
     ad_ge = tg.project_genes(adata_map=ad_map, adata_sc=ad_sc)
     idx = _gene_index(ad_ge.var_names, genes, "Tangram")
     return _dense(ad_ge.X[:, idx]), {"n_training_genes": len(ad_sc.uns["training_genes"]), "epochs": epochs,

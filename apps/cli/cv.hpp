@@ -3,6 +3,8 @@
 // compared with their measurement (PCC, RMSE after z-scoring, JSD), as in
 // the stAI paper's leave-one-gene-out and k-fold protocols.
 #pragma once
+#include <stai/eval/cross_validation.hpp>
+
 #include "train.hpp"
 
 namespace stai::cli {
@@ -11,7 +13,66 @@ struct CvOptions {
   CommonOptions c;
   std::string scheme = "loo";
   std::vector<std::string> genes;
+  std::string sets_path;         ///< --sets: held-out sets read from a set,gene table
+  std::string print_sets_path;   ///< --print-sets: write the sets and stop
+  std::string predictions_path;  ///< --predictions: cells x held-out genes
 };
+
+/// The held-out sets of a `set,gene` table (one row per held-out gene; the
+/// rows of one set id are held out together; sets in the order their id
+/// first appears). Every gene must be one of `shared` (matched as --genes
+/// matches, spelt as in `shared`) and may appear only once in the file.
+inline std::vector<std::vector<std::string>> read_held_out_sets(const std::string& path,
+                                                               const std::vector<std::string>& shared,
+                                                               const std::string& shared_by) {
+  need_file(path, "--sets");
+  const std::string fix = "; the file needs a header 'set,gene' and one row per held-out gene (write one with "
+                          "'stai cv ... --print-sets FILE')";
+  TextTable t;
+  try {
+    TableReadOptions ro;
+    ro.row_names = RowNames::None;
+    t = read_text_table(path, ro);
+  } catch (const Error& e) {
+    throw Error("--sets: " + one_line(e.what()) + fix);
+  }
+  const index_t cs = t.find_col("set"), cg = t.find_col("gene");
+  if (cs < 0 || cg < 0)
+    throw Error("--sets: " + path + ":" + std::to_string(t.lines.empty() ? 1 : t.lines.front() - 1) +
+                ": the header has no column '" + (cs < 0 ? "set" : "gene") + "' (its columns: " + t.col_list() +
+                ")" + fix);
+  std::vector<long long> ids;
+  std::vector<std::vector<std::string>> sets;
+  std::map<std::string, std::size_t> line_of;  // gene -> line where it was held out
+  for (index_t i = 0; i < t.rows(); ++i) {
+    const std::string where = "--sets: " + path + ":" + std::to_string(t.lines[static_cast<std::size_t>(i)]) + ": ";
+    const std::string& id_text = t.cells[static_cast<std::size_t>(i)][static_cast<std::size_t>(cs)];
+    const std::string& gene = t.cells[static_cast<std::size_t>(i)][static_cast<std::size_t>(cg)];
+    double v = 0;
+    if (!parse_number(id_text, v) || !std::isfinite(v) || v != std::floor(v) || std::abs(v) > 1e15)
+      throw Error(where + "set '" + id_text + "' is not an integer; give each held-out set an integer id "
+                  "(e.g. 1, 2, ...)");
+    const index_t j = find_gene(shared, gene);
+    if (j < 0)
+      throw Error(where + "gene '" + gene + "' is not shared by " + shared_by +
+                  "; only genes measured in both can be held out and compared (remove the row or fix the name)");
+    const std::string& g = shared[static_cast<std::size_t>(j)];
+    const auto seen = line_of.find(g);
+    if (seen != line_of.end())
+      throw Error(where + "gene '" + g + "' is already held out on line " + std::to_string(seen->second) +
+                  "; each gene may be held out once (keep one of the two rows)");
+    line_of[g] = t.lines[static_cast<std::size_t>(i)];
+    const long long id = static_cast<long long>(v);
+    const auto it = std::find(ids.begin(), ids.end(), id);
+    if (it == ids.end()) {
+      ids.push_back(id);
+      sets.push_back({g});
+    } else {
+      sets[static_cast<std::size_t>(it - ids.begin())].push_back(g);
+    }
+  }
+  return sets;
+}
 
 /// "loo" -> 0, "kfold:K" -> K (K >= 2); anything else is a usage error.
 inline int parse_scheme(const std::string& s) {
@@ -40,15 +101,34 @@ inline CLI::App* add_cv(CLI::App& app, CvOptions& o) {
   s->add_option("--genes", o.genes, "evaluate only these shared genes (comma-separated); default: all shared genes")
       ->delimiter(',')
       ->group("Evaluation");
-  s->add_option("--out", o.c.out, "per-gene results table (.csv or .tsv): gene, group, PCC, RMSE, JSD")
-      ->required()
+  s->add_option("--sets", o.sets_path,
+                "held-out gene sets from a table (.csv or .tsv) with header set,gene: one row per held-out "
+                "gene, the rows of one set held out together, sets trained in the order they first appear "
+                "(instead of --scheme / --genes)")
+      ->excludes("--scheme")
+      ->excludes("--genes")
+      ->group("Evaluation");
+  s->add_option("--print-sets", o.print_sets_path,
+                "write the held-out sets this run would use (set,gene; .csv or .tsv) and stop without training, "
+                "e.g. to run other methods on exactly the same sets")
+      ->group("Evaluation");
+  s->add_option("--out", o.c.out,
+                "per-gene results table (.csv or .tsv): gene, group, PCC, RMSE, JSD (required unless "
+                "--print-sets)")
+      ->group("Output");
+  s->add_option("--predictions", o.predictions_path,
+                "also write the held-out predictions (.csv or .tsv): one row per spatial cell (header cell, "
+                "then the held-out genes), each gene's column imputed by the model that did not see it")
       ->group("Output");
   add_config_options(s, o.c);
+  add_preset_option(s, o.c);
   add_output_options(s, o.c, false);
   s->footer(
       "Examples:\n"
       "  stai cv --spatial osmfish.h5ad --reference zeisel.h5ad --scheme loo --out cv.csv\n"
       "  stai cv --spatial merfish.h5ad --reference sc.h5ad --scheme kfold:10 --epochs 200 --out cv.csv --plot figs\n"
+      "  stai cv --spatial merfish.h5ad --reference sc.h5ad --scheme kfold:10 --print-sets sets.csv\n"
+      "  stai cv --spatial merfish.h5ad --reference sc.h5ad --sets sets.csv --out cv.csv --predictions pred.csv\n"
       "\n"
       "Per gene: PCC = Pearson correlation of imputed and measured values over cells (higher is better),\n"
       "RMSE = root mean squared error after z-scoring both (lower is better), JSD = Jensen-Shannon\n"
@@ -61,10 +141,23 @@ template <class B>
 json run_cv_on(B& be, CvOptions& o, const std::string& cmdline) {
   Console con{o.c.quiet, {}};
   Stopwatch total;
-  const int K = parse_scheme(o.scheme);
-  check_output(o.c.out, "--out", {".csv", ".tsv"});
-  guard_paths(o.c, con);
-  const Config cfg = build_config(Config::imputation(), o.c, con);
+  const int K = o.sets_path.empty() ? parse_scheme(o.scheme) : 0;
+  const bool only_print = !o.print_sets_path.empty();
+  if (only_print) {
+    check_output(o.print_sets_path, "--print-sets", {".csv", ".tsv"});
+    if (!o.c.out.empty() || !o.predictions_path.empty() || !o.c.plot_dir.empty())
+      throw UsageError("--print-sets only writes the held-out sets and trains nothing; drop --out, "
+                       "--predictions and --plot (or run again with --sets FILE to evaluate them)");
+  } else {
+    if (o.c.out.empty())
+      throw UsageError("cv needs --out FILE (the per-gene table), or --print-sets FILE to only write the "
+                       "held-out sets");
+    check_output(o.c.out, "--out", {".csv", ".tsv"});
+    if (!o.predictions_path.empty()) check_output(o.predictions_path, "--predictions", {".csv", ".tsv"});
+  }
+  guard_paths(o.c, con, {{"--sets", o.sets_path}},
+              {{"--predictions", o.predictions_path}, {"--print-sets", o.print_sets_path}});
+  const Config cfg = build_config(preset_base(o.c.preset), o.c, con);
   Stopwatch sw;
   AnnData spatial = read_spatial(o.c);
   AnnData reference = read_reference(o.c);
@@ -93,18 +186,16 @@ json run_cv_on(B& be, CvOptions& o, const std::string& cmdline) {
   }
   const index_t n_shared = match.size();
   std::vector<std::vector<std::string>> groups;
-  if (K == 0) {
-    for (const auto& g : candidates) groups.push_back({g});
+  if (!o.sets_path.empty()) {
+    groups = read_held_out_sets(o.sets_path, match.genes, o.c.spatial + " and " + o.c.reference);
+    candidates.clear();
+    for (const auto& g : groups) candidates.insert(candidates.end(), g.begin(), g.end());
   } else {
-    if (static_cast<index_t>(candidates.size()) < K)
+    if (K > 0 && static_cast<index_t>(candidates.size()) < K)
       throw Error("--scheme kfold:" + std::to_string(K) + " needs at least " + std::to_string(K) + " genes to "
                   "evaluate but there are " + std::to_string(candidates.size()) + "; lower K or use --scheme loo");
-    NumpyRandomState rs(static_cast<std::uint32_t>(cfg.seed));
-    for (const auto& f : kfold_split(static_cast<index_t>(candidates.size()), K, rs)) {
-      std::vector<std::string> grp;
-      for (index_t i : f.calibration) grp.push_back(candidates[static_cast<std::size_t>(i)]);
-      groups.push_back(std::move(grp));
-    }
+    groups = eval::held_out_sets(candidates, K == 0 ? eval::GeneCvScheme::LeaveOneOut : eval::GeneCvScheme::KFold,
+                                 K, cfg.seed);
   }
   std::size_t biggest = 0;
   for (const auto& g : groups) biggest = std::max(biggest, g.size());
@@ -115,8 +206,31 @@ json run_cv_on(B& be, CvOptions& o, const std::string& cmdline) {
                 std::to_string(cfg.k_folds + 1) + "; use more groups (kfold:K with a larger K, or loo) or lower "
                 "k_folds in --config");
 
-  con.say("Held-out-gene evaluation (", K == 0 ? std::string("leave one gene out") : "kfold:" + std::to_string(K),
-          "): ", candidates.size(), " genes in ", groups.size(), " group(s); each group trains ", cfg.k_folds,
+  const std::string scheme_text = !o.sets_path.empty() ? "held-out sets of " + o.sets_path
+                                  : K == 0                ? std::string("leave one gene out")
+                                                          : "kfold:" + std::to_string(K);
+  if (only_print) {
+    std::vector<std::vector<std::string>> rows;
+    for (std::size_t gi = 0; gi < groups.size(); ++gi)
+      for (const auto& g : groups[gi]) rows.push_back({std::to_string(gi + 1), g});
+    write_table(o.print_sets_path, {"set", "gene"}, rows);
+    con.say("Wrote the ", groups.size(), " held-out set(s) (", scheme_text, ", ", candidates.size(), " genes) to ",
+            o.print_sets_path, "; nothing was trained");
+    timings["total"] = total.seconds();
+    return {{"command", "cv"},
+            {"command_line", cmdline},
+            {"status", "ok"},
+            {"stai_version", version()},
+            {"seed", cfg.seed},
+            {"scheme", o.sets_path.empty() ? o.scheme : "sets"},
+            {"n_shared_genes", n_shared},
+            {"n_groups", groups.size()},
+            {"sets", groups},
+            {"outputs", {{"print_sets", o.print_sets_path}}},
+            {"timings", timings},
+            {"warnings", con.warnings}};
+  }
+  con.say("Held-out-gene evaluation (", scheme_text, "): ", candidates.size(), " genes in ", groups.size(), " group(s); each group trains ", cfg.k_folds,
           " submodels x ", cfg.num_epoch, " epochs on the remaining shared genes (", n_shared, " shared in all)");
   con.say("  gene                 PCC   RMSE(z)     JSD   group");
 
@@ -129,6 +243,7 @@ json run_cv_on(B& be, CvOptions& o, const std::string& cmdline) {
   std::vector<int> group_of;
   std::vector<std::vector<double>> imputed_cols, measured_cols;
   RowMatrix<double> xy;
+  std::vector<std::string> cells;  // the scored spatial cells (the same for every group)
   sw.reset();
   // The inner (calibration) folds of every group come from ONE seeded
   // RandomState, reused group after group, as the authors' leave-one-out
@@ -143,7 +258,10 @@ json run_cv_on(B& be, CvOptions& o, const std::string& cmdline) {
     if (gi == 0) {
       for (const auto& w : rep.warnings) con.warn(w);
       xy = xy_of(model.spatial().obsm.at(o.c.spatial_key));
+      cells = model.spatial().obs_names;
     }
+    STAI_CHECK(model.spatial().obs_names == cells, "cv: internal error: group ", gi + 1,
+               " was trained on other spatial cells than group 1");
     const Imputation imp = model.impute(be, groups[gi]);
     for (std::size_t q = 0; q < groups[gi].size(); ++q) {
       const std::string& g = groups[gi][q];
@@ -181,6 +299,22 @@ json run_cv_on(B& be, CvOptions& o, const std::string& cmdline) {
   write_table(o.c.out, {"gene", "group", "pcc", "rmse_z", "jsd"}, rows);
   con.say("Wrote ", o.c.out);
   json outputs = {{"out", o.c.out}};
+  if (!o.predictions_path.empty()) {
+    RowMatrix<float> pred(static_cast<index_t>(cells.size()), static_cast<index_t>(imputed_cols.size()));
+    std::vector<std::string> names;
+    for (std::size_t j = 0; j < imputed_cols.size(); ++j) {
+      names.push_back(scores[j].gene);
+      for (std::size_t i = 0; i < cells.size(); ++i)
+        pred(static_cast<index_t>(i), static_cast<index_t>(j)) = static_cast<float>(imputed_cols[j][i]);
+    }
+    CsvWriteOptions wo;
+    wo.delimiter = extension(o.predictions_path) == ".tsv" ? '\t' : ',';
+    wo.corner = "cell";
+    write_csv(o.predictions_path, pred, cells, names, wo);
+    con.say("Wrote the held-out predictions (", cells.size(), " cells x ", names.size(), " genes) to ",
+            o.predictions_path);
+    outputs["predictions"] = o.predictions_path;
+  }
   if (!o.c.plot_dir.empty()) {
     make_plot_dir(o.c.plot_dir);
     json plots = json::array();

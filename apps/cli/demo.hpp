@@ -26,6 +26,7 @@ inline CLI::App* add_demo(CLI::App& app, DemoOptions& o) {
       "impute the genes the simulated spatial panel did not measure, annotate the cells, and score the results "
       "against the truth (about a minute on a laptop).");
   add_config_options(s, o.c);
+  add_preset_option(s, o.c);
   const char* g = "Simulation";
   s->add_option("--n-spatial", o.n_spatial, "spatial cells to simulate")->check(CLI::Range(10LL, 10000000LL))->group(g);
   s->add_option("--n-reference", o.n_reference, "reference cells to simulate")->check(CLI::Range(10LL, 10000000LL))->group(g);
@@ -58,7 +59,7 @@ json run_demo_on(B& be, DemoOptions& o, const std::string& cmdline) {
   if (o.n_panel > o.n_genes) throw UsageError("--n-panel must not exceed --n-genes");
   if (!o.c.out.empty()) check_output(o.c.out, "--out", {".h5ad"});
   guard_paths(o.c, con);
-  Config base = Config::annotation();
+  Config base = with_preset(Config::annotation(), o.c.preset);
   base.num_epoch = kDemoEpochs;
   const Config cfg = build_config(base, o.c, con, 0);
 

@@ -38,6 +38,7 @@ inline CLI::App* add_impute(CLI::App& app, ImputeOptions& o) {
   s->add_option("--model", o.c.model, "use a model saved with --save-model instead of training (no --reference)")
       ->group("Model and training");
   add_config_options(s, o.c);
+  add_preset_option(s, o.c);
   add_output_options(s, o.c, true);
   s->add_flag("--embed", o.c.embed, "store the cells' latent codes in obsm['X_stai'] of the .h5ad output")
       ->group("Output");
@@ -83,7 +84,7 @@ json run_impute_on(B& be, ImputeOptions& o, const std::string& cmdline) {
   if (!o.genes_file.empty()) genes = read_gene_file(o.genes_file);
   if (o.c.embed && !o.c.model.empty()) throw UsageError("--embed is not available with --model");
 
-  Trained<B> t = train_or_load(o.c, Config::imputation(), false, con, be,
+  Trained<B> t = train_or_load(o.c, preset_base(o.c.preset), false, con, be,
                             [&](const std::vector<std::string>& ref, const AnnData& spatial) {
                               const std::string where =
                                   o.c.model.empty() ? "the reference " + o.c.reference : "the model " + o.c.model;

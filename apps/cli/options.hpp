@@ -41,6 +41,7 @@ struct CommonOptions {
   std::string plot_dir, plot_format = "png";
   std::string coords, coords_columns, labels, labels_column;
   bool embed = false;
+  std::string preset = "stai";  ///< imputation preset: stai | reference
 };
 
 inline const char* kStateHelp = "auto (detect), counts (raw counts), lognorm (normalised + log1p) or scaled";
@@ -62,6 +63,16 @@ inline void add_config_options(CLI::App* s, CommonOptions& o) {
       ->check(CLI::IsMember({"cpu", "cuda"}, CLI::ignore_case))
       ->group(g);
   s->add_option("--device", o.device, "CUDA device id for --backend cuda (default 0)")->group(g);
+}
+
+/// --preset, for the subcommands that impute.
+inline void add_preset_option(CLI::App* s, CommonOptions& o) {
+  s->add_option("--preset", o.preset,
+                "imputation method: stai (default: the stAI model refined by a linear transfer head and spatial "
+                "smoothing, chosen by cross-validation on the measured genes) or reference (the published method, "
+                "reproduced exactly)")
+      ->check(CLI::IsMember({"stai", "reference"}))
+      ->group("Model and training");
 }
 
 inline void add_input_options(CLI::App* s, CommonOptions& o, bool reference_required) {

@@ -24,6 +24,20 @@ inline constexpr int kMaxEpochs = 1000000;
 /// Seeds are 32-bit (the fold split draws from numpy's RandomState).
 inline constexpr long long kMaxSeed = 4294967295LL;
 
+/// The configuration a --preset starts from: for imputation, Config::preset;
+/// on top of another base (the demo's annotation settings), the stai preset
+/// adds the refinement with its parameters chosen by inner cross-validation.
+inline Config preset_base(const std::string& preset) { return Config::preset(preset); }
+inline Config with_preset(Config base, const std::string& preset) {
+  if (preset != "stai") return base;
+  const Config s = Config::stai();
+  base.validation_fold = s.validation_fold;
+  base.blend_weight = s.blend_weight;
+  base.ridge_lambda = s.ridge_lambda;
+  base.smooth_alpha = s.smooth_alpha;
+  return base;
+}
+
 /// Reads a YAML/JSON config file on top of `base` (keys not in the file keep
 /// base's values), then applies the command-line overrides. `min_epochs` is
 /// 1, or 0 where an untrained model is meaningful (the demo's baseline).

@@ -229,6 +229,83 @@ TEST_CASE("cv: k-fold and leave-one-out over measured genes") {
   CHECK(l.summary["per_gene"].size() == 2);
 }
 
+/// Pearson correlation, written out here so the test does not score with
+/// the program's own code.
+static double test_pearson(const std::vector<double>& x, const std::vector<double>& y) {
+  double mx = 0, my = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    mx += x[i];
+    my += y[i];
+  }
+  mx /= static_cast<double>(x.size());
+  my /= static_cast<double>(y.size());
+  double sxy = 0, sxx = 0, syy = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    sxy += (x[i] - mx) * (y[i] - my);
+    sxx += (x[i] - mx) * (x[i] - mx);
+    syy += (y[i] - my) * (y[i] - my);
+  }
+  return sxy / std::sqrt(sxx * syy);
+}
+
+TEST_CASE("cv: --print-sets writes the built-in sets, --sets runs them, --predictions holds what was scored") {
+  const auto sp = stai::read_h5ad(inputs().spatial);
+  // Leave-one-out: every shared gene alone, in spatial order (all 16 panel genes are shared).
+  const std::string loo_sets = path("loo_sets.csv");
+  const Result l = run_stai("cv" + io_args() + "--print-sets '" + loo_sets + "' --quiet --json");
+  REQUIRE_MESSAGE(l.code == 0, l.err);
+  {
+    const auto t = stai::read_text_table(loo_sets, {stai::Delimiter::Auto, true, stai::RowNames::None});
+    REQUIRE(t.col_names == std::vector<std::string>{"set", "gene"});
+    REQUIRE(t.rows() == sp.n_vars());
+    for (stai::index_t i = 0; i < t.rows(); ++i) {
+      CHECK(t.cells[static_cast<std::size_t>(i)][0] == std::to_string(i + 1));
+      CHECK(t.cells[static_cast<std::size_t>(i)][1] == sp.var_names[static_cast<std::size_t>(i)]);
+    }
+  }
+  // k-fold: the file holds the sets `--scheme kfold:3` trains, and running
+  // them from the file gives the same per-gene table.
+  const std::string sets = path("kfold_sets.csv");
+  const Result p = run_stai("cv" + io_args() + "--scheme kfold:3 --print-sets '" + sets + "' --quiet --json");
+  REQUIRE_MESSAGE(p.code == 0, p.err);
+  CHECK(p.summary["n_groups"] == 3);
+  const Result a = run_stai("cv" + io_args() + "--scheme kfold:3 --out '" + path("cv_scheme.csv") + "'" + kFast);
+  REQUIRE_MESSAGE(a.code == 0, a.err);
+  const std::string pred = path("cv_pred.csv");
+  const Result b = run_stai("cv" + io_args() + "--sets '" + sets + "' --out '" + path("cv_sets.csv") +
+                            "' --predictions '" + pred + "'" + kFast);
+  REQUIRE_MESSAGE(b.code == 0, b.err);
+  CHECK(b.summary["n_groups"] == 3);
+  CHECK(slurp(path("cv_scheme.csv")) == slurp(path("cv_sets.csv")));
+  {
+    const auto t = stai::read_text_table(sets, {stai::Delimiter::Auto, true, stai::RowNames::None});
+    REQUIRE(t.rows() == 16);
+    const auto& per_gene = a.summary["per_gene"];
+    REQUIRE(per_gene.size() == 16);
+    for (std::size_t i = 0; i < 16; ++i) CHECK(per_gene[i]["gene"] == t.cells[i][1]);
+  }
+  // Predictions: one row per spatial cell, one column per scored gene in
+  // table order; rescoring each column against the measured values gives
+  // the table's PCC.
+  const auto t = stai::read_text_table(pred);
+  REQUIRE(t.has_row_names);
+  CHECK(t.row_names == sp.obs_names);
+  const auto& per_gene = b.summary["per_gene"];
+  REQUIRE(t.cols() == static_cast<stai::index_t>(per_gene.size()));
+  for (stai::index_t j = 0; j < t.cols(); ++j) {
+    const std::string g = per_gene[static_cast<std::size_t>(j)]["gene"];
+    CHECK(t.col_names[static_cast<std::size_t>(j)] == g);
+    const auto col = std::find(sp.var_names.begin(), sp.var_names.end(), g) - sp.var_names.begin();
+    std::vector<double> imputed, measured;
+    for (stai::index_t i = 0; i < t.rows(); ++i) {
+      imputed.push_back(stai::table_number(t, i, j));
+      measured.push_back(sp.X(i, col));
+    }
+    CHECK(test_pearson(imputed, measured) ==
+          doctest::Approx(per_gene[static_cast<std::size_t>(j)]["pcc"].get<double>()).epsilon(1e-6));
+  }
+}
+
 TEST_CASE("progress lines on a non-terminal stderr at eval_step and a YAML config") {
   {
     std::ofstream f(path("cfg.yaml"));
@@ -333,6 +410,32 @@ TEST_CASE("every documented error path gives one error line and no output file")
     check_failure(run_stai("cv" + io_args() + "--scheme kfold:1 --out '" + cv + "'" + kFast), 2, "--scheme", cv);
     check_failure(run_stai("cv" + io_args() + "--scheme tenfold --out '" + cv + "'" + kFast), 2, "--scheme", cv);
   }
+  SUBCASE("cv --sets: a gene that is not shared, a gene in two sets, an empty file") {
+    const std::string cv = path("cv_never.csv");
+    auto sets = [&](const std::string& name, const std::string& text) {
+      std::ofstream(path(name)) << text;
+      return " --sets '" + path(name) + "' ";
+    };
+    check_failure(run_stai("cv" + io_args() + sets("s_bad.csv", "set,gene\n1,Gene2\n2,Gene30\n") + "--out '" + cv + "'" + kFast),
+                  1, "s_bad.csv:3: gene 'Gene30' is not shared", cv);
+    check_failure(run_stai("cv" + io_args() + sets("s_dup.csv", "set,gene\n1,Gene2\n1,Gene3\n2,Gene2\n") + "--out '" + cv + "'" +
+                           kFast),
+                  1, "s_dup.csv:4: gene 'Gene2' is already held out on line 2", cv);
+    check_failure(run_stai("cv" + io_args() + sets("s_empty.csv", "") + "--out '" + cv + "'" + kFast), 1,
+                  "s_empty.csv: the file is empty", cv);
+    check_failure(run_stai("cv" + io_args() + sets("s_hdr.csv", "set,gene\n") + "--out '" + cv + "'" + kFast), 1,
+                  "no data rows", cv);
+    check_failure(run_stai("cv" + io_args() + sets("s_col.csv", "group,gene\n1,Gene2\n") + "--out '" + cv + "'" + kFast),
+                  1, "no column 'set'", cv);
+    check_failure(run_stai("cv" + io_args() + sets("s_id.csv", "set,gene\nA,Gene2\n") + "--out '" + cv + "'" + kFast), 1,
+                  "set 'A' is not an integer", cv);
+    check_failure(run_stai("cv" + io_args() + sets("s_ok.csv", "set,gene\n1,Gene2\n") + "--scheme loo --out '" + cv + "'" +
+                           kFast),
+                  2, "--sets", cv);
+    check_failure(run_stai("cv" + io_args() + "--print-sets '" + path("s_never.csv") + "' --out '" + cv + "'" + kFast), 2,
+                  "--print-sets", cv);
+    check_failure(run_stai("cv" + io_args() + kFast), 2, "--out", "");
+  }
   SUBCASE("cv gene that is not shared") {
     const std::string cv = path("cv_never.csv");
     check_failure(run_stai("cv" + io_args() + "--genes Gene30 --out '" + cv + "'" + kFast), 1, "Gene30", cv);
@@ -379,7 +482,9 @@ TEST_CASE("demo: a trained model clearly beats an untrained one against the trut
   // >= 0.35 and at least 0.25 above the untrained model, accuracy >= 0.5 —
   // sit well between the two, so a model whose training does nothing, or
   // whose imputation or classifier is broken, fails them.
-  const std::string sim = " --n-spatial 400 --n-reference 300 --seed 1 --threads 1 --quiet --json";
+  // The published method alone (--preset reference): stai's refinement adds
+  // a linear head that needs no training, which this test is not about.
+  const std::string sim = " --n-spatial 400 --n-reference 300 --seed 1 --threads 1 --quiet --json --preset reference";
   const Result untrained = run_stai("demo --epochs 0" + sim);
   const Result trained = run_stai("demo --epochs 60" + sim);
   REQUIRE_MESSAGE(untrained.code == 0, untrained.err);

@@ -1,0 +1,263 @@
+"""stai, SpaGE and Tangram on exactly the same held-out gene sets of a shared
+data pair, scored by one scoring module. Run it through run.sh (which makes
+the virtual environment); see docs/evaluation.md, "Peers".
+
+  1. writes the pair as h5ad into OUT/inputs (once);
+  2. fixes the held-out sets in OUT/sets.csv with `stai cv --print-sets`
+     (osmfish: leave one gene out; merfish: --scheme kfold:10);
+  3. runs each method on those sets; every method writes OUT/pred_METHOD.csv
+     (spatial cells x held-out genes, each column predicted by the model of
+     the set that held the gene out) and OUT/pred_METHOD.json (settings,
+     timing, a digest of the sets); a prediction file whose digest and
+     settings match is reused unless --rerun;
+  4. scores every method found in OUT with scoring.py and writes
+     per_gene.csv, summary.csv, comparisons.csv, times.csv, summary.md and
+     pcc_scatter.png.
+"""
+import argparse
+import hashlib
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+
+import methods
+import pairs
+import scoring
+
+ALL_METHODS = ["stai", "spage", "tangram"]
+
+
+def die(msg):
+    print(f"peers: error: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def say(*a):
+    print("peers:", *a, flush=True)
+
+
+def read_sets(path):
+    t = pd.read_csv(path, dtype={"gene": str})
+    if list(t.columns[:2]) != ["set", "gene"]:
+        die(f"{path}: expected the header set,gene")
+    order, sets = [], {}
+    for s, g in zip(t["set"], t["gene"]):
+        if s not in sets:
+            order.append(s)
+            sets[s] = []
+        sets[s].append(g)
+    return [sets[s] for s in order]
+
+
+def write_sets(path, sets):
+    rows = [(i + 1, g) for i, s in enumerate(sets) for g in s]
+    pd.DataFrame(rows, columns=["set", "gene"]).to_csv(path, index=False)
+
+
+def sets_digest(sets):
+    return hashlib.sha256(json.dumps(sets).encode()).hexdigest()[:16]
+
+
+def write_predictions(path, cells, genes, values):
+    df = pd.DataFrame(np.asarray(values, dtype=np.float32), index=pd.Index(cells, name="cell"), columns=genes)
+    df.to_csv(path, float_format="%.9g")
+
+
+def read_predictions(path, cells, genes):
+    df = pd.read_csv(path, index_col=0, dtype={0: str})
+    df.index = df.index.astype(str)
+    missing = [g for g in genes if g not in df.columns]
+    if missing:
+        die(f"{path}: no column for held-out gene(s) {', '.join(missing[:5])}; it must hold every gene of the sets")
+    if list(df.index) != list(cells):
+        die(f"{path}: its {len(df)} rows are not the {len(cells)} spatial cells in input order")
+    # float32 text read back as float32, then widened: the exact values written
+    return df[genes].to_numpy(np.float32).astype(np.float64)
+
+
+def meta_matches(path, want):
+    if not os.path.isfile(path):
+        return False
+    with open(path) as f:
+        have = json.load(f)
+    return all(have.get(k) == v for k, v in want.items())
+
+
+def run_stai(a, sp_path, ref_path, sets_path, out):
+    pred = os.path.join(out, "pred_stai.csv")
+    table = os.path.join(out, "stai_cv.csv")
+    cmd = [a.stai, "cv", "--spatial", sp_path, "--reference", ref_path, "--sets", sets_path, "--out", table,
+           "--predictions", pred, "--threads", str(a.threads)] + shlex.split(a.stai_args)
+    say("stai:", " ".join(shlex.quote(c) for c in cmd))
+    t0 = time.time()
+    r = subprocess.run(cmd)
+    if r.returncode != 0:
+        die(f"stai cv failed (exit code {r.returncode}); see its message above")
+    return time.time() - t0, table
+
+
+def check_against_stai_table(table, rows):
+    """The Python scorer must reproduce stai's own per-gene table."""
+    t = pd.read_csv(table, dtype={"gene": str}).set_index("gene")
+    mine = {r["gene"]: r for r in rows if r["method"] == "stai"}
+    worst = 0.0
+    for g, row in t.iterrows():
+        for ours, theirs in (("pcc", "pcc"), ("rmse_z", "rmse_z"), ("jsd", "jsd")):
+            a, b = mine[g][ours], float(row[theirs])
+            if np.isnan(a) and np.isnan(b):
+                continue
+            worst = max(worst, abs(a - b))
+    if not worst <= 1e-6:
+        die(f"the Python scorer disagrees with stai's table {table} by {worst:.3g} (limit 1e-6)")
+    say(f"scorer check: stai's per-gene table {os.path.basename(table)} reproduced to {worst:.2g} (limit 1e-6)")
+    return worst
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("pair", choices=sorted(pairs.PAIRS))
+    p.add_argument("--data", required=True, help="the shared data folder")
+    p.add_argument("--out", required=True, help="output folder (keep it outside the repository)")
+    p.add_argument("--stai", required=True, help="the stai program")
+    p.add_argument("--methods", default=",".join(ALL_METHODS), help="comma-separated subset of stai,spage,tangram")
+    p.add_argument("--stai-args", default="", help="extra arguments for `stai cv` (e.g. \"--epochs 20\")")
+    p.add_argument("--stai-predictions", default="", help="use this stai prediction file instead of running stai")
+    p.add_argument("--stai-table", default="", help="with --stai-predictions: stai's per-gene table, to check the "
+                   "scorer against it")
+    p.add_argument("--max-sets", type=int, default=0, help="only the first N held-out sets (0 = all)")
+    p.add_argument("--threads", type=int, default=1, help="threads for every method (default 1)")
+    p.add_argument("--n-pv", type=int, default=0, help="SpaGE principal vectors (default 30 osmfish, 50 merfish)")
+    p.add_argument("--tangram-epochs", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=8848, help="Tangram's random_state")
+    p.add_argument("--rerun", action="store_true", help="run the peers again even if matching predictions exist")
+    a = p.parse_args()
+    want = [m.strip() for m in a.methods.split(",") if m.strip()]
+    for m in want:
+        if m not in ALL_METHODS:
+            die(f"--methods: unknown method '{m}'; use a subset of {','.join(ALL_METHODS)}")
+    if not os.path.isfile(a.stai) or not os.access(a.stai, os.X_OK):
+        die(f"--stai: '{a.stai}' is not an executable; build it with "
+            "'cmake --build build --target stai' or pass --stai PATH")
+    miss = pairs.missing_files(a.pair, a.data)
+    if miss:
+        print(f"peers: skipped {a.pair}: {a.data} lacks {', '.join(miss)} (pass --data DIR)")
+        return 0
+    out = os.path.abspath(a.out)
+    os.makedirs(out, exist_ok=True)
+    sp_path, ref_path = pairs.write_inputs(a.pair, a.data, os.path.join(out, "inputs"))
+
+    # 1. The held-out sets, once, from stai itself.
+    scheme = pairs.PAIRS[a.pair]["scheme"]
+    all_sets = os.path.join(out, "sets_all.csv")
+    if not os.path.isfile(all_sets):
+        r = subprocess.run([a.stai, "cv", "--spatial", sp_path, "--reference", ref_path, "--scheme", scheme,
+                            "--print-sets", all_sets, "--quiet"])
+        if r.returncode != 0:
+            die("stai cv --print-sets failed; see its message above")
+    sets = read_sets(all_sets)
+    if a.max_sets > 0:
+        sets = sets[: a.max_sets]
+    sets_path = os.path.join(out, "sets.csv")
+    write_sets(sets_path, sets)
+    digest = sets_digest(sets)
+    genes = [g for s in sets for g in s]
+    set_of = {g: i + 1 for i, s in enumerate(sets) for g in s}
+    say(f"{a.pair}: {len(sets)} held-out set(s), {len(genes)} genes ({scheme}); sets in {sets_path}")
+
+    import anndata as ad
+
+    sp = ad.read_h5ad(sp_path)
+    ref = ad.read_h5ad(ref_path)
+    cells = [str(c) for c in sp.obs_names]
+    X = np.asarray(sp.X.toarray() if hasattr(sp.X, "toarray") else sp.X, dtype=np.float64)
+    spatial_genes = [str(v) for v in sp.var_names]
+    col = {g: j for j, g in enumerate(spatial_genes)}
+    shared_all = [g for s in read_sets(all_sets) for g in s]
+    shared_all_set = set(shared_all)
+    n_pv = a.n_pv or (30 if a.pair == "osmfish" else 50)
+
+    # 2. The methods.
+    for m in want:
+        pred = os.path.join(out, f"pred_{m}.csv")
+        meta_path = os.path.join(out, f"pred_{m}.json")
+        if m == "stai":
+            if a.stai_predictions:
+                read_predictions(a.stai_predictions, cells, genes)  # checked now, scored below
+                meta = {"sets": digest, "source": os.path.abspath(a.stai_predictions),
+                        "table": os.path.abspath(a.stai_table) if a.stai_table else "", "seconds": None,
+                        "threads": None, "settings": "from --stai-predictions"}
+            else:
+                secs, table = run_stai(a, sp_path, ref_path, sets_path, out)
+                meta = {"sets": digest, "source": pred, "table": table, "seconds": secs, "threads": a.threads,
+                        "settings": f"stai cv --sets {os.path.basename(sets_path)} {a.stai_args}".strip()}
+            with open(meta_path, "w") as f:
+                json.dump(meta, f, indent=1)
+            continue
+        settings = ({"n_pv": n_pv, "k": 50} if m == "spage" else {"epochs": a.tangram_epochs, "seed": a.seed})
+        if not a.rerun and meta_matches(meta_path, {"sets": digest, "settings": settings, "complete": True}):
+            say(f"{m}: reusing {pred} (same sets and settings; --rerun to run it again)")
+            continue
+        say(f"{m}: {len(sets)} set(s), {a.threads} thread(s), settings {settings}")
+        values = np.zeros((len(cells), len(genes)))
+        t0 = time.time()
+        per_set = []
+        k = 0
+        for si, s in enumerate(sets):
+            train = [g for g in shared_all if g not in s]
+            assert not set(train) & set(s)
+            spatial_train = sp[:, [col[g] for g in train]].copy()  # the held-out genes are not in it
+            ts = time.time()
+            if m == "spage":
+                v, info = methods.spage(spatial_train, ref, s, n_pv)
+            else:
+                v, info = methods.tangram(spatial_train, ref, s, a.tangram_epochs, a.seed, a.threads)
+            values[:, k:k + len(s)] = v
+            k += len(s)
+            per_set.append(time.time() - ts)
+            say(f"{m}: set {si + 1}/{len(sets)} ({len(s)} gene(s), {len(train)} training) "
+                f"{per_set[-1]:.1f} s {info}")
+        secs = time.time() - t0
+        write_predictions(pred, cells, genes, values)
+        with open(meta_path, "w") as f:
+            json.dump({"sets": digest, "settings": settings, "complete": True, "seconds": secs,
+                       "seconds_per_set": per_set, "threads": a.threads, "source": pred}, f, indent=1)
+
+    # 3. Score every method with predictions for these sets.
+    panel = X  # all genes of the spatial file
+    lognorm = scoring.log_normalise(panel)
+    found, meta_of = [], {}
+    for m in ALL_METHODS:
+        mp = os.path.join(out, f"pred_{m}.json")
+        if meta_matches(mp, {"sets": digest}):
+            with open(mp) as f:
+                meta_of[m] = json.load(f)
+            if m == "stai" or meta_of[m].get("complete"):
+                found.append(m)
+    if not found:
+        die("no method has predictions for these sets yet")
+    rows = []
+    for m in found:
+        P = read_predictions(meta_of[m]["source"], cells, genes)
+        for j, g in enumerate(genes):
+            c = col[g]
+            r = {"gene": g, "set": set_of[g], "method": m}
+            r.update(scoring.score_gene(P[:, j], X[:, c], lognorm[:, c]))
+            rows.append(r)
+    if "stai" in found and meta_of["stai"].get("table"):
+        check_against_stai_table(meta_of["stai"]["table"], rows)
+    import report
+
+    report.write(out, a.pair, scheme, sets, rows, found, meta_of,
+                 {"n_pv": n_pv, "tangram_epochs": a.tangram_epochs, "seed": a.seed,
+                  "n_cells": len(cells), "n_shared": len(shared_all_set), "n_panel": len(spatial_genes)})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

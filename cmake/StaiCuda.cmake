@@ -77,9 +77,11 @@ if(STAI_CUDA)
   #                            host-device code (warning 20013 otherwise);
   #  -diag-suppress=20012      Eigen 3.4's __host__ __device__ on defaulted members;
   #  -diag-suppress=554        MatRef<const T>'s conversion operator (never used for const T);
+  #  -diag-suppress=20014      Eigen 3.4's host-only internals (LLT, used by the host-side
+  #                            refinement) reached from its __host__ __device__ members;
   #  -Xcompiler=<OpenMP flag>  the Cpu backend in .cu files is the same (parallel)
   #                            code as in .cpp files.
-  set(_stai_cuda_opts --expt-relaxed-constexpr -diag-suppress=20012,554)
+  set(_stai_cuda_opts --expt-relaxed-constexpr -diag-suppress=20012,554,20014)
   if(OpenMP_CXX_FLAGS)
     list(APPEND _stai_cuda_opts "-Xcompiler=${OpenMP_CXX_FLAGS}")
   endif()

@@ -6,6 +6,8 @@
 // presets, and that a held-out gene cannot influence any choice made for it.
 #include <doctest/doctest.h>
 
+#include <Eigen/LU>
+
 #include <algorithm>
 #include <cmath>
 #include <set>
@@ -330,9 +332,9 @@ TEST_CASE("Refinement: the stai preset imputes unmeasured genes better than the 
       b[static_cast<std::size_t>(i)] = ir.mean(i, static_cast<index_t>(g));
       t[static_cast<std::size_t>(i)] = s.spatial_truth(i, col);
     }
-    ps.push_back(pearson(a, t));
-    pr.push_back(pearson(b, t));
+    ps.push_back(eval::pearson(a, t));
+    pr.push_back(eval::pearson(b, t));
   }
-  MESSAGE("simulated unmeasured genes, median PCC: stai preset " << median(ps) << ", reference " << median(pr));
-  CHECK(median(ps) > 0.3);
+  MESSAGE("simulated unmeasured genes, median PCC: stai preset " << eval::median(ps) << ", reference " << eval::median(pr));
+  CHECK(eval::median(ps) > 0.3);
 }

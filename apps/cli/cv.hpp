@@ -240,6 +240,7 @@ json run_cv_on(B& be, CvOptions& o, const std::string& cmdline) {
   fo.reference_state = parse_state(o.c.reference_state);
   fo.drop_zero_cells = o.c.drop_empty_cells;
   std::vector<GeneScore> scores;
+  json refinements = json::array();  // the refinement's choices, per group
   std::vector<int> group_of;
   std::vector<std::vector<double>> imputed_cols, measured_cols;
   RowMatrix<double> xy;
@@ -263,12 +264,21 @@ json run_cv_on(B& be, CvOptions& o, const std::string& cmdline) {
     STAI_CHECK(model.spatial().obs_names == cells, "cv: internal error: group ", gi + 1,
                " was trained on other spatial cells than group 1");
     const Imputation imp = model.impute(be, groups[gi]);
+    const auto parts = model.impute_ablation(be, groups[gi]);
+    if (rep.refinement) {
+      const auto& r = *rep.refinement;
+      refinements.push_back({{"group", gi + 1}, {"ridge_lambda", r.lambda}, {"blend_weight", r.weight},
+                             {"smooth_alpha", r.alpha}, {"inner_pcc_neural", r.inner_neural},
+                             {"inner_pcc_linear", r.inner_linear}, {"inner_pcc_blend", r.inner_blend},
+                             {"inner_pcc_final", r.inner_final}});
+    }
     for (std::size_t q = 0; q < groups[gi].size(); ++q) {
       const std::string& g = groups[gi][q];
       const index_t mj = find_gene(model.spatial().var_names, g);
       const auto v = column(imp.mean, static_cast<index_t>(q));
       const auto m = column(model.spatial().X, mj);
       scores.push_back(score_gene(g, v, m));
+      for (const auto& [name, P] : parts) scores.back().variants.emplace_back(name, eval::pearson(column(P, static_cast<index_t>(q)), m));
       group_of.push_back(static_cast<int>(gi + 1));
       imputed_cols.push_back(v);
       measured_cols.push_back(m);
@@ -292,11 +302,18 @@ json run_cv_on(B& be, CvOptions& o, const std::string& cmdline) {
 
   const InterruptGuard write_phase;
   sw.reset();
+  // With the refinement, the PCC of its parts too (pcc_neural, pcc_linear,
+  // pcc_blend: the ablation of the same run).
+  std::vector<std::string> header{"gene", "group", "pcc", "rmse_z", "jsd"};
+  if (!scores.empty())
+    for (const auto& v : scores.front().variants) header.push_back("pcc_" + v.first);
   std::vector<std::vector<std::string>> rows;
-  for (std::size_t i = 0; i < scores.size(); ++i)
+  for (std::size_t i = 0; i < scores.size(); ++i) {
     rows.push_back({scores[i].gene, std::to_string(group_of[i]), num_text(scores[i].pcc), num_text(scores[i].rmse),
                     num_text(scores[i].jsd)});
-  write_table(o.c.out, {"gene", "group", "pcc", "rmse_z", "jsd"}, rows);
+    for (const auto& v : scores[i].variants) rows.back().push_back(num_text(v.second));
+  }
+  write_table(o.c.out, header, rows);
   con.say("Wrote ", o.c.out);
   json outputs = {{"out", o.c.out}};
   if (!o.predictions_path.empty()) {
@@ -341,7 +358,7 @@ json run_cv_on(B& be, CvOptions& o, const std::string& cmdline) {
   }
   timings["write"] = sw.seconds();
   timings["total"] = total.seconds();
-  return {{"command", "cv"},
+  json summary = {{"command", "cv"},
           {"command_line", cmdline},
           {"status", "ok"},
           {"stai_version", version()},
@@ -361,6 +378,8 @@ json run_cv_on(B& be, CvOptions& o, const std::string& cmdline) {
           {"outputs", outputs},
           {"timings", timings},
           {"warnings", con.warnings}};
+  if (!refinements.empty()) summary["refinement"] = refinements;
+  return summary;
 }
 
 #if defined(STAI_WITH_CUDA)

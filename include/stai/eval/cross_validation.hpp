@@ -332,19 +332,8 @@ GeneCvResult cross_validate_genes(B& be, const AnnData& spatial, const AnnData& 
                " (the gene matching of the fit and of the protocol disagree)");
 
     const Imputation imp = model.impute(be, res.sets[s]);
-    std::vector<std::pair<std::string, RowMatrix<float>>> parts;
-    if (opt.score_variants && model.refinement().active()) {
-      auto [neural, linear] = model.impute_parts(be, res.sets[s]);
-      refine::Refinement r = model.refinement();
-      r.alpha = 0;
-      const RowMatrix<float> blend =
-          refine::refine_predictions(neural.mean.template cast<double>(), linear.template cast<double>(), r,
-                                     model.spatial_graph())
-              .template cast<float>();
-      parts.emplace_back("neural", std::move(neural.mean));
-      parts.emplace_back("linear", std::move(linear));
-      parts.emplace_back("blend", blend);
-    }
+    const auto parts = opt.score_variants ? model.impute_ablation(be, res.sets[s])
+                                          : std::vector<std::pair<std::string, RowMatrix<float>>>{};
     const AnnData& sp = model.spatial();  // after the input checks (cells possibly dropped)
     const index_t cells = sp.n_obs();
     for (std::size_t q = 0; q < res.sets[s].size(); ++q) {

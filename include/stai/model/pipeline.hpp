@@ -216,17 +216,24 @@ class Stai {
     return refined(ensemble_.impute(be, X, g, reference_values(genes)), genes, X, g);
   }
 
-  /// The two heads' predictions before the refinement combines them: the
-  /// neural ensemble's (mean and spread) and the linear transfer head's at
-  /// the fitted ridge penalty (ablations, diagnostics).
-  std::pair<Imputation, RowMatrix<float>> impute_parts(B& be, const std::vector<std::string>& genes) const {
+  /// The refinement's parts, for ablations: the neural ensemble alone
+  /// ("neural"), the linear transfer head alone ("linear") and their blend
+  /// before the smoothing ("blend"); empty when the model does not refine.
+  std::vector<std::pair<std::string, RowMatrix<float>>> impute_ablation(B& be,
+                                                                       const std::vector<std::string>& genes) const {
     need_fitted();
-    Imputation imp = ensemble_.impute(be, spatial_scaled_, graph_, reference_values(genes));
-    const double lambda = refinement().lambda > 0 ? refinement().lambda : Config{}.ridge_lambda;
-    RowMatrix<float> L = linear_head(spatial_scaled_)
-                             .predict(reference_values(genes).template cast<double>(), lambda)
-                             .template cast<float>();
-    return {std::move(imp), std::move(L)};
+    std::vector<std::pair<std::string, RowMatrix<float>>> out;
+    refine::Refinement r = refinement();
+    if (!r.active()) return out;
+    const RowMatrix<double> P =
+        ensemble_.impute(be, spatial_scaled_, graph_, reference_values(genes)).mean.template cast<double>();
+    const RowMatrix<double> L =
+        linear_head(spatial_scaled_).predict(reference_values(genes).template cast<double>(), r.lambda);
+    r.alpha = 0;
+    out.emplace_back("neural", P.template cast<float>());
+    out.emplace_back("linear", L.template cast<float>());
+    out.emplace_back("blend", refine::refine_predictions(P, L, r, graph_).template cast<float>());
+    return out;
   }
 
   /// The refinement the fitted model applies (its configuration's values).

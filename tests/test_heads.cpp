@@ -17,6 +17,7 @@
 #include <stai/heads/topk_attention.hpp>
 
 #include "gradcheck.hpp"
+#include "test_matrices.hpp"
 
 using namespace stai;
 using stai::test::check_gradient;

@@ -16,6 +16,7 @@
 #include <stai/losses/pearson.hpp>
 
 #include "gradcheck.hpp"
+#include "test_matrices.hpp"
 
 using namespace stai;
 using stai::test::check_gradient;

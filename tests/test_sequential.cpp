@@ -8,6 +8,7 @@
 #include <stai/layers/sequential.hpp>
 
 #include "gradcheck.hpp"
+#include "test_matrices.hpp"
 
 using namespace stai;
 using stai::test::check_gradient;

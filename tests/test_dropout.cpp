@@ -7,6 +7,7 @@
 #include <stai/layers/dropout.hpp>
 
 #include "gradcheck.hpp"
+#include "test_matrices.hpp"
 
 using namespace stai;
 using stai::test::check_gradient;

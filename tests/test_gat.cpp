@@ -15,6 +15,7 @@
 #include <stai/layers/gat.hpp>
 
 #include "gradcheck.hpp"
+#include "test_matrices.hpp"
 
 using namespace stai;
 using stai::test::check_gradient;
@@ -154,12 +155,7 @@ void check_forward_and_gradients(const CsrGraph& csr, std::uint64_t seed, index_
   f();
   F.arena.zero_grad(F.be);
   F.gat.backward(F.ctx, g, cref(z), cref(y), cref(R), ref(dz));
-  const auto num = numeric_gradient(f, F.arena.params(), F.arena.size());
-  for (const auto& p : F.arena.info()) {
-    std::vector<double> a(F.arena.grads() + p.offset, F.arena.grads() + p.offset + p.size());
-    std::vector<double> b(num.begin() + p.offset, num.begin() + p.offset + p.size());
-    check_gradient(p.name.c_str(), a, b);
-  }
+  test::check_arena_gradient(F.arena, f, std::vector<double>(F.arena.grads(), F.arena.grads() + F.arena.size()));
   std::vector<double> gz(dz.data(), dz.data() + dz.size());
   check_gradient("Gat input z", gz, numeric_gradient(f, z.data(), z.size()));
 }
@@ -381,12 +377,7 @@ TEST_CASE("GatResidual: z + Dropout(LeakyReLU_0.01(GAT(z))), forward and gradien
     f();
     arena.zero_grad(be);
     block.backward(ctx, cref(z), cref(y), cref(R), ref(dz));
-    const auto num = numeric_gradient(f, arena.params(), arena.size());
-    for (const auto& p : arena.info()) {
-      std::vector<double> ga(arena.grads() + p.offset, arena.grads() + p.offset + p.size());
-      std::vector<double> gn2(num.begin() + p.offset, num.begin() + p.offset + p.size());
-      check_gradient(p.name.c_str(), ga, gn2);
-    }
+    test::check_arena_gradient(arena, f, std::vector<double>(arena.grads(), arena.grads() + arena.size()));
     std::vector<double> gz(dz.data(), dz.data() + dz.size());
     check_gradient("GatResidual input z", gz, numeric_gradient(f, z.data(), z.size()));
 

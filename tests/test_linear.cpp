@@ -7,6 +7,7 @@
 #include <stai/layers/linear.hpp>
 
 #include "gradcheck.hpp"
+#include "test_matrices.hpp"
 
 using namespace stai;
 using stai::test::check_gradient;
@@ -57,7 +58,7 @@ TEST_CASE("Linear gradients match central differences, and parameter grads accum
   arena.zero_grad(be);
   lin.backward(ctx, cref(x), cref(y), cref(R), ref(dx));
   std::vector<double> ga(arena.grads(), arena.grads() + arena.size());
-  check_gradient("Linear parameters", ga, numeric_gradient(f, arena.params(), arena.size()));
+  test::check_arena_gradient(arena, f, ga);
   std::vector<double> gx(dx.data(), dx.data() + dx.size());
   check_gradient("Linear input", gx, numeric_gradient(f, x.data(), x.size()));
 

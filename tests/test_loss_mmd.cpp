@@ -15,6 +15,7 @@
 #include <stai/losses/mmd.hpp>
 
 #include "gradcheck.hpp"
+#include "test_matrices.hpp"
 
 using namespace stai;
 using stai::test::check_gradient;

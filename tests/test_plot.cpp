@@ -602,16 +602,23 @@ TEST_CASE("plot: errors name the file and the problem") {
     const std::string dir_as_target = plot_tmp("adir.png");
     fs::create_directories(dir_as_target);
     CHECK(throws_with([&] { plot_histogram(dir_as_target, {1, 2}, "", ""); }, "is a directory"));
-    if (::geteuid() != 0) {
-      const std::string ro = plot_tmp("readonly");
-      fs::create_directories(ro);
-      fs::permissions(ro, fs::perms::owner_read | fs::perms::owner_exec);
-      for (const char* ext : {".png", ".svg", ".pdf"})
-        CHECK(throws_with([&] { plot_histogram(ro + "/h" + ext, {1, 2}, "", ""); }, "cannot"));
-      fs::permissions(ro, fs::perms::owner_all);
-    } else {
-      MESSAGE("running as root: the read-only directory case cannot fail here and is skipped");
+    // The image cannot be written in the output directory: the temporary
+    // file that every writer creates there first ("<path>.tmp-<pid>", see
+    // io/atomic_file.hpp) is taken by a directory, which no process can open
+    // as a file (a read-only directory would not stop root, as on CI).
+    for (const char* ext : {".png", ".svg", ".pdf"}) {
+      CAPTURE(ext);
+      const std::string target = plot_tmp(std::string("blocked") + ext);
+      fs::create_directory(target + ".tmp-" + std::to_string(::getpid()));
+      CHECK(throws_with([&] { plot_histogram(target, {1, 2}, "", ""); }, target + ": cannot"));
+      CHECK_FALSE(fs::exists(target));
+      fs::remove(target + ".tmp-" + std::to_string(::getpid()));
     }
+    // the parent of the output path is a regular file
+    const std::string not_dir = plot_tmp("regular_file");
+    std::ofstream(not_dir) << "x";
+    CHECK(throws_with([&] { plot_histogram(not_dir + "/h.png", {1, 2}, "", ""); },
+                      "the output directory '" + not_dir + "'"));
   }
   CHECK(no_temp_files_left());
 }

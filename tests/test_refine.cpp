@@ -11,15 +11,19 @@
 #include <algorithm>
 #include <cmath>
 #include <set>
+
+#include <Eigen/LU>
 #include <stai/data/simulate.hpp>
 #include <stai/eval/metrics.hpp>
 #include <stai/model/pipeline.hpp>
 #include <stai/refine/refinement.hpp>
 
-#include "gradcheck.hpp"
+#include "test_matrices.hpp"
 
 using namespace stai;
 using namespace stai::refine;
+using stai::eval::median;
+using stai::eval::pearson;
 
 namespace {
 

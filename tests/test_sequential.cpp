@@ -8,6 +8,7 @@
 #include <stai/layers/sequential.hpp>
 
 #include "gradcheck.hpp"
+#include "test_matrices.hpp"
 
 using namespace stai;
 using stai::test::check_gradient;
@@ -119,7 +120,7 @@ TEST_CASE("Sequential gradients match central differences (every parameter and t
     arena.zero_grad(be);
     seq.backward(ctx, cref(x), cref(y), cref(R), ref(dx));
     std::vector<double> gp(arena.grads(), arena.grads() + arena.size());
-    check_gradient("Sequential parameters", gp, numeric_gradient(f, arena.params(), arena.size()));
+    test::check_arena_gradient(arena, f, gp);
     std::vector<double> gx(dx.data(), dx.data() + dx.size());
     check_gradient("Sequential input", gx, numeric_gradient(f, x.data(), x.size()));
     if (training) {
@@ -172,7 +173,7 @@ TEST_CASE("A one-layer Sequential is the layer itself") {
   f();
   seq.backward(ctx, cref(x), cref(y), cref(R), ref(dx));
   std::vector<double> gp(arena.grads(), arena.grads() + arena.size());
-  check_gradient("1-layer parameters", gp, numeric_gradient(f, arena.params(), arena.size()));
+  test::check_arena_gradient(arena, f, gp);
   std::vector<double> gx(dx.data(), dx.data() + dx.size());
   check_gradient("1-layer input", gx, numeric_gradient(f, x.data(), x.size()));
 }
@@ -221,10 +222,7 @@ TEST_CASE("stAI MLP factories: shapes, names, initialisation, gradients") {
   clf.backward(ctx, cref(z), cref(logits), cref(Rc), ref(dz), Grad::Accumulate);
   enc.backward(ctx, cref(x), cref(z), cref(dz), ref(dx));
   std::vector<double> gp(arena.grads(), arena.grads() + arena.size());
-  // tol 1e-4: a few parameter gradients are ~1e-5 while the objective is O(10),
-  // so their central differences carry ~1e-10 absolute rounding noise.
-  check_gradient("encoder+decoder+classifier parameters", gp,
-                 numeric_gradient(f, arena.params(), arena.size()), 1e-4);
+  test::check_arena_gradient(arena, f, gp);
   std::vector<double> gx(dx.data(), dx.data() + dx.size());
   check_gradient("encoder input", gx, numeric_gradient(f, x.data(), x.size()));
 }

@@ -6,8 +6,6 @@
 // presets, and that a held-out gene cannot influence any choice made for it.
 #include <doctest/doctest.h>
 
-#include <Eigen/LU>
-
 #include <algorithm>
 #include <cmath>
 #include <set>
@@ -22,8 +20,6 @@
 
 using namespace stai;
 using namespace stai::refine;
-using stai::eval::median;
-using stai::eval::pearson;
 
 namespace {
 

@@ -84,16 +84,7 @@ inline json scores_json(const std::vector<GeneScore>& v) {
 
 inline std::vector<double> pccs_of(const std::vector<GeneScore>& v) { return eval::metric_values(v, eval::Metric::PCC); }
 
-inline double mean_finite(const std::vector<double>& v) {
-  double s = 0;
-  int n = 0;
-  for (double x : v)
-    if (std::isfinite(x)) {
-      s += x;
-      ++n;
-    }
-  return n ? s / n : NAN;
-}
+using eval::mean_finite;
 
 /// Counts of predicted labels, largest first.
 inline std::vector<std::pair<std::string, index_t>> label_counts(const Annotation& ann) {

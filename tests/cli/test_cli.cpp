@@ -221,12 +221,25 @@ TEST_CASE("cv: k-fold and leave-one-out over measured genes") {
   CHECK(r.summary["median_pcc"].is_number());
   const auto t = stai::read_text_table(out);
   CHECK(t.rows() == 6);
-  CHECK(t.col_names == std::vector<std::string>{"group", "pcc", "rmse_z", "jsd"});
+  // The default (stai) preset adds the PCC of the refinement's parts and
+  // records its choices per group.
+  CHECK(t.col_names == std::vector<std::string>{"group", "pcc", "rmse_z", "jsd", "pcc_neural", "pcc_linear", "pcc_blend"});
+  REQUIRE(r.summary.contains("refinement"));
+  CHECK(r.summary["refinement"].size() == 3);
+  for (const auto& g : r.summary["refinement"]) {
+    CHECK(g["blend_weight"].get<double>() >= 0);
+    CHECK(g["blend_weight"].get<double>() <= 1);
+    CHECK(g["ridge_lambda"].get<double>() > 0);
+    CHECK(g["smooth_alpha"].get<double>() >= 0);
+  }
 
-  const Result l = run_stai("cv" + io_args() + "--scheme loo --genes Gene2,Gene3 --out '" + path("loo.tsv") + "'" + kFast);
+  const Result l = run_stai("cv" + io_args() + "--scheme loo --genes Gene2,Gene3 --preset reference --out '" +
+                            path("loo.tsv") + "'" + kFast);
   REQUIRE_MESSAGE(l.code == 0, l.err);
   CHECK(l.summary["n_groups"] == 2);
   CHECK(l.summary["per_gene"].size() == 2);
+  CHECK_FALSE(l.summary.contains("refinement"));
+  CHECK(stai::read_text_table(path("loo.tsv")).col_names == std::vector<std::string>{"group", "pcc", "rmse_z", "jsd"});
 }
 
 /// Pearson correlation, written out here so the test does not score with

@@ -86,6 +86,18 @@ inline double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+/// Mean of the finite values (NaN if none).
+inline double mean_finite(const std::vector<double>& v) {
+  double s = 0;
+  int n = 0;
+  for (double x : v)
+    if (std::isfinite(x)) {
+      s += x;
+      ++n;
+    }
+  return n ? s / n : std::numeric_limits<double>::quiet_NaN();
+}
+
 struct ClassReport {
   std::string name;
   double precision = 0, recall = 0, f1 = 0;

@@ -1,11 +1,12 @@
 // stai — per-gene (column) statistics of host matrices, shared by the
 // refinement steps: column means and standard deviations, z-scoring, and the
-// Pearson correlation of matching columns.
+// Pearson correlation of matching columns (eval::mean_finite averages them).
 #pragma once
 #include <cmath>
 #include <limits>
 #include <vector>
 
+#include "../eval/metrics.hpp"
 #include "../tensor/matrix.hpp"
 
 namespace stai::refine {
@@ -49,18 +50,6 @@ inline std::vector<double> column_pearson(const RowMatrix<double>& A, const RowM
                                                         : std::numeric_limits<double>::quiet_NaN();
   }
   return r;
-}
-
-/// Mean of the finite values (NaN when there are none).
-inline double finite_mean(const std::vector<double>& v) {
-  double s = 0;
-  int n = 0;
-  for (double x : v)
-    if (std::isfinite(x)) {
-      s += x;
-      ++n;
-    }
-  return n ? s / n : std::numeric_limits<double>::quiet_NaN();
 }
 
 }  // namespace stai::refine

@@ -87,7 +87,7 @@ inline Refinement choose_refinement(Refinement asked, const LinearTransfer& lt, 
   const index_t G = lt.genes();
   STAI_CHECK(in.measured.cols() == G && in.neural.cols() == G && in.ref_values.cols() == G,
              "refinement: the inner data do not cover the ", G, " model genes");
-  auto score = [&](const RowMatrix<double>& pred) { return finite_mean(column_pearson(pred, in.measured)); };
+  auto score = [&](const RowMatrix<double>& pred) { return eval::mean_finite(column_pearson(pred, in.measured)); };
   Refinement r = asked;
   r.inner_neural = score(in.neural);
   // 1. lambda (linear leave-one-gene-out predictions).

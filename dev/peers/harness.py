@@ -9,7 +9,8 @@ the virtual environment); see docs/evaluation.md, "Peers".
      (spatial cells x held-out genes, each column predicted by the model of
      the set that held the gene out) and OUT/pred_METHOD.json (settings,
      timing, a digest of the sets); a prediction file whose digest and
-     settings match is reused unless --rerun;
+     settings match is reused unless --rerun; each finished set is also kept
+     in OUT/sets_METHOD/, so a stopped run resumes where it stopped;
   4. scores every method found in OUT with scoring.py and writes
      per_gene.csv, summary.csv, comparisons.csv, times.csv, summary.md and
      pcc_scatter.png.
@@ -208,9 +209,21 @@ def main():
         t0 = time.time()
         per_set = []
         k = 0
+        parts = os.path.join(out, f"sets_{m}")  # one finished set per file: a stopped run resumes
+        os.makedirs(parts, exist_ok=True)
         for si, s in enumerate(sets):
             train = [g for g in shared_all if g not in s]
             assert not set(train) & set(s)
+            part = os.path.join(parts, f"set_{sets_digest([s, train])}.npz")
+            part_meta = {"genes": s, "training": train, "settings": settings}
+            if not a.rerun and os.path.isfile(part):
+                with np.load(part) as z:
+                    if json.loads(str(z["meta"])) == part_meta and z["values"].shape == (len(cells), len(s)):
+                        values[:, k:k + len(s)] = z["values"]
+                        k += len(s)
+                        per_set.append(float(z["seconds"]))
+                        say(f"{m}: set {si + 1}/{len(sets)} reused from {part}")
+                        continue
             spatial_train = sp[:, [col[g] for g in train]].copy()  # the held-out genes are not in it
             ts = time.time()
             if m == "spage":
@@ -220,6 +233,9 @@ def main():
             values[:, k:k + len(s)] = v
             k += len(s)
             per_set.append(time.time() - ts)
+            tmp = part + ".tmp.npz"
+            np.savez(tmp, values=np.asarray(v, dtype=np.float64), seconds=per_set[-1], meta=json.dumps(part_meta))
+            os.replace(tmp, part)
             say(f"{m}: set {si + 1}/{len(sets)} ({len(s)} gene(s), {len(train)} training) "
                 f"{per_set[-1]:.1f} s {info}")
         secs = time.time() - t0

@@ -41,7 +41,8 @@
 #include <set>
 #include <stai/eval/cross_validation.hpp>
 #include <stai/io/atomic_file.hpp>
-#include <stai/io/h5ad.hpp>
+#include <stai/io/cv_table.hpp>
+#include <stai/io/h5ad/read.hpp>
 #include <stai/io/text.hpp>
 #include <string>
 #include <vector>

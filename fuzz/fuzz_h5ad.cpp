@@ -17,7 +17,8 @@
 // report, other exception) is a finding.
 #include <cstdint>
 #include <cstdlib>
-#include <stai/io/h5ad.hpp>
+#include <stai/io/h5ad/read.hpp>
+#include <stai/io/hdf5/write.hpp>
 #include <string>
 #include <vector>
 
@@ -47,11 +48,12 @@ struct Bytes {
 
 using stai::h5::File;
 using stai::h5::Group;
+namespace h5 = stai::h5;
 
 void write_strings_maybe_fixed(Bytes& b, const Group& g, const std::string& name,
                                const std::vector<std::string>& v) {
-  if (b.u8() & 1) g.write_fixed_strings(name, v);
-  else g.write_strings(name, v);
+  if (b.u8() & 1) h5::write_fixed_strings(g, name, v);
+  else h5::write_strings(g, name, v);
 }
 
 std::vector<std::string> names(int n, const char* prefix) {
@@ -62,11 +64,11 @@ std::vector<std::string> names(int n, const char* prefix) {
 
 void write_frame(Bytes& b, const Group& parent, const std::string& name, int n, int ncols) {
   const int layout = b.small(4);
-  auto g = parent.create_group(name);
+  auto g = h5::create_group(parent, name);
   if (layout == 3) return;  // empty group: no index at all
-  if (layout == 0) g.write_encoding("dataframe", b.u8() & 1 ? "0.2.0" : "0.1.0");
+  if (layout == 0) h5::write_encoding(g, "dataframe", b.u8() & 1 ? "0.2.0" : "0.1.0");
   const int nidx = (b.u8() % 8 == 0) ? static_cast<int>(b.wild(n)) : n;
-  g.write_attr_string("_index", "_index");
+  h5::write_attr_string(g, "_index", "_index");
   write_strings_maybe_fixed(b, g, "_index", names(std::max(0, std::min(nidx, 64)), "r"));
   std::vector<std::string> order;
   for (int c = 0; c < ncols; ++c) {
@@ -77,31 +79,31 @@ void write_frame(Bytes& b, const Group& parent, const std::string& name, int n, 
       case 0: {
         std::vector<double> v(static_cast<std::size_t>(len));
         for (auto& x : v) x = b.u8() - 100.0;
-        g.write(cn, v.data(), {v.size()}, H5T_IEEE_F64LE);
+        h5::write(g, cn, v.data(), {v.size()}, H5T_IEEE_F64LE);
         break;
       }
       case 1:
         write_strings_maybe_fixed(b, g, cn, names(len, "s"));
         break;
       case 2: {  // 0.8 categorical
-        auto cg = g.create_group(cn);
-        if (b.u8() & 1) cg.write_encoding("categorical", "0.2.0");
+        auto cg = h5::create_group(g, cn);
+        if (b.u8() & 1) h5::write_encoding(cg, "categorical", "0.2.0");
         const int ncat = b.small(5);
         std::vector<std::string> cats = names(ncat, "cat");
         if (ncat > 1 && b.u8() % 8 == 0) cats[1] = cats[0];  // duplicate category
         write_strings_maybe_fixed(b, cg, "categories", cats);
         std::vector<std::int8_t> codes(static_cast<std::size_t>(len));
         for (auto& c : codes) c = static_cast<std::int8_t>(b.u8() % 8 == 0 ? b.u8() : b.small(ncat + 1) - 1);
-        cg.write("codes", codes.data(), {codes.size()}, H5T_STD_I8LE);
+        h5::write(cg, "codes", codes.data(), {codes.size()}, H5T_STD_I8LE);
         break;
       }
       case 3: {  // 0.7 categorical via object reference
         const int ncat = b.small(4);
-        auto cats_group = g.has("__categories") ? g.group("__categories") : g.create_group("__categories");
-        cats_group.write_strings(cn, names(ncat, "k"));
+        auto cats_group = g.has("__categories") ? g.group("__categories") : h5::create_group(g, "__categories");
+        h5::write_strings(cats_group, cn, names(ncat, "k"));
         std::vector<std::int16_t> codes(static_cast<std::size_t>(len));
         for (auto& c : codes) c = static_cast<std::int16_t>(b.small(ncat + 2) - 1);
-        auto ds = g.write(cn, codes.data(), {codes.size()}, H5T_STD_I16LE);
+        auto ds = h5::write(g, cn, codes.data(), {codes.size()}, H5T_STD_I16LE);
         hobj_ref_t ref{};
         const std::string target = cats_group.child_path(cn);
         if (H5Rcreate(&ref, parent.id(), target.c_str(), H5R_OBJECT, -1) >= 0) {
@@ -112,18 +114,18 @@ void write_frame(Bytes& b, const Group& parent, const std::string& name, int n, 
         break;
       }
       default: {  // nullable
-        auto ng = g.create_group(cn);
-        ng.write_encoding("nullable-integer", "0.1.0");
+        auto ng = h5::create_group(g, cn);
+        h5::write_encoding(ng, "nullable-integer", "0.1.0");
         std::vector<std::int32_t> v(static_cast<std::size_t>(len));
         for (auto& x : v) x = b.u8();
-        ng.write("values", v.data(), {v.size()}, H5T_STD_I32LE);
+        h5::write(ng, "values", v.data(), {v.size()}, H5T_STD_I32LE);
         std::vector<std::int8_t> m(std::size_t(b.u8() % 8 == 0 ? b.small(64) : len));
         for (auto& x : m) x = static_cast<std::int8_t>(b.u8() & 1);
-        ng.write_bools("mask", m);
+        h5::write_bools(ng, "mask", m);
       }
     }
   }
-  if (b.u8() % 4) g.write_attr_strings("column-order", order);
+  if (b.u8() % 4) h5::write_attr_strings(g, "column-order", order);
 }
 
 void write_matrix(Bytes& b, const Group& parent, const std::string& name, int n, int m) {
@@ -133,26 +135,26 @@ void write_matrix(Bytes& b, const Group& parent, const std::string& name, int n,
     const int rank = b.u8() % 8 == 0 ? 1 : 2;
     std::vector<double> v(static_cast<std::size_t>(n * m));
     for (auto& x : v) x = b.u8();
-    if (rank == 2) parent.write(name, v.data(), {std::uint64_t(n), std::uint64_t(m)}, types[b.small(5)]);
-    else parent.write(name, v.data(), {v.size()}, types[b.small(5)]);
+    if (rank == 2) h5::write(parent, name, v.data(), {std::uint64_t(n), std::uint64_t(m)}, types[b.small(5)]);
+    else h5::write(parent, name, v.data(), {v.size()}, types[b.small(5)]);
     return;
   }
   if (kind == 3 && (b.u8() & 1)) {  // wrong dtype
-    parent.write_strings(name, names(n * m, "x"));
+    h5::write_strings(parent, name, names(n * m, "x"));
     return;
   }
   const bool csr = b.u8() & 1;
   const bool legacy = b.u8() % 4 == 0;
-  auto g = parent.create_group(name);
+  auto g = h5::create_group(parent, name);
   std::vector<std::int64_t> shape{n, m};
   if (b.u8() % 8 == 0) shape[b.small(2)] = b.wild(n);
   if (b.u8() % 16 == 0) shape.push_back(1);
   if (legacy) {
-    g.write_attr_string("h5sparse_format", b.u8() % 8 ? (csr ? "csr" : "csc") : "coo");
-    g.write_attr_int64s("h5sparse_shape", shape);
+    h5::write_attr_string(g, "h5sparse_format", b.u8() % 8 ? (csr ? "csr" : "csc") : "coo");
+    h5::write_attr_int64s(g, "h5sparse_shape", shape);
   } else {
-    g.write_encoding(b.u8() % 8 ? (csr ? "csr_matrix" : "csc_matrix") : "coo_matrix", "0.1.0");
-    g.write_attr_int64s("shape", shape);
+    h5::write_encoding(g, b.u8() % 8 ? (csr ? "csr_matrix" : "csc_matrix") : "coo_matrix", "0.1.0");
+    h5::write_attr_int64s(g, "shape", shape);
   }
   const int major = csr ? n : m, minor = csr ? m : n;
   std::vector<std::int64_t> indptr{0}, indices;
@@ -168,14 +170,14 @@ void write_matrix(Bytes& b, const Group& parent, const std::string& name, int n,
   if (b.u8() % 8 == 0 && !indptr.empty()) indptr[std::size_t(b.small(int(indptr.size())))] = b.wild(std::int64_t(indices.size()));
   if (b.u8() % 8 == 0 && !indptr.empty()) indptr.pop_back();
   if (b.u8() % 8 == 0) indices.push_back(0);
-  g.write("data", data.data(), {data.size()}, b.u8() & 1 ? H5T_IEEE_F32LE : H5T_STD_I16LE);
+  h5::write(g, "data", data.data(), {data.size()}, b.u8() & 1 ? H5T_IEEE_F32LE : H5T_STD_I16LE);
   if (b.u8() & 1) {
-    g.write("indices", indices.data(), {indices.size()}, H5T_STD_I64LE);
-    g.write("indptr", indptr.data(), {indptr.size()}, H5T_STD_I64LE);
+    h5::write(g, "indices", indices.data(), {indices.size()}, H5T_STD_I64LE);
+    h5::write(g, "indptr", indptr.data(), {indptr.size()}, H5T_STD_I64LE);
   } else {
     std::vector<std::int32_t> i32(indices.begin(), indices.end()), p32(indptr.begin(), indptr.end());
-    g.write("indices", i32.data(), {i32.size()}, H5T_STD_I32LE);
-    g.write("indptr", p32.data(), {p32.size()}, H5T_STD_U32LE);
+    h5::write(g, "indices", i32.data(), {i32.size()}, H5T_STD_I32LE);
+    h5::write(g, "indptr", p32.data(), {p32.size()}, H5T_STD_U32LE);
   }
 }
 
@@ -193,30 +195,30 @@ bool build_image(const std::uint8_t* data, std::size_t size, std::vector<char>& 
   Group root(stai::h5::Hid(H5Gopen2(fid.get(), "/", H5P_DEFAULT)), "fuzz", "/");
   const int n = b.small(9), m = b.small(7);
   try {
-    if (b.u8() & 1) root.write_encoding("anndata", "0.1.0");
+    if (b.u8() & 1) h5::write_encoding(root, "anndata", "0.1.0");
     write_matrix(b, root, "X", n, m);
     if (b.u8() % 8) write_frame(b, root, "obs", n, b.small(4));
     if (b.u8() % 8) write_frame(b, root, "var", m, b.small(3));
     if (b.u8() & 1) {
-      auto om = root.create_group("obsm");
+      auto om = h5::create_group(root, "obsm");
       const int rows = b.u8() % 8 == 0 ? b.small(9) : n;
       std::vector<double> v(std::size_t(rows * 2), 1.0);
-      om.write("spatial", v.data(), {std::uint64_t(rows), 2}, H5T_IEEE_F64LE);
+      h5::write(om, "spatial", v.data(), {std::uint64_t(rows), 2}, H5T_IEEE_F64LE);
       if (b.u8() % 4 == 0) write_frame(b, om, "df", n, 1);
     }
     if (b.u8() & 1) {
-      auto lay = root.create_group("layers");
+      auto lay = h5::create_group(root, "layers");
       write_matrix(b, lay, "counts", n, m);
     }
     if (b.u8() % 4 == 0) {
-      auto raw = root.create_group("raw");
+      auto raw = h5::create_group(root, "raw");
       write_matrix(b, raw, "X", n, m + 1);
       write_frame(b, raw, "var", m + 1, 0);
     }
     if (b.u8() & 1) {
-      auto u = root.create_group("uns");
-      u.write_string("title", "t");
-      u.write_fixed_strings("col0_categories", names(b.small(3), "u"));
+      auto u = h5::create_group(root, "uns");
+      h5::write_string(u, "title", "t");
+      h5::write_fixed_strings(u, "col0_categories", names(b.small(3), "u"));
     }
   } catch (const stai::Error&) {
     return false;  // generator produced something HDF5 refused; nothing to read

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <stai/data/simulate.hpp>
 #include <stai/eval/cross_validation.hpp>
+#include <stai/io/cv_table.hpp>
 
 using namespace stai;
 using namespace stai::eval;
@@ -373,10 +374,41 @@ TEST_CASE("cv: per-gene table as CSV") {
     CHECK(std::isnan(back[1].pcc));
     CHECK(back[1].measured_mean == doctest::Approx(2));
   }
+  SUBCASE("gene names that need quoting read back unchanged") {
+    std::vector<GeneScore> odd{score_gene("q\"uote", {1, 2, 3}, {1, 2, 4}), score_gene("two\nlines", {1, 2, 3}, {3, 2, 1}),
+                               score_gene(" padded ", {1, 2, 3}, {2, 2, 3}), score_gene("", {1, 2, 3}, {1, 3, 3})};
+    const std::string text = to_csv(odd);
+    CHECK(text.find("\n\"q\"\"uote\",0,") != std::string::npos);
+    CHECK(text.find("\n\"two\nlines\",0,") != std::string::npos);
+    const auto back = scores_from_csv(text);
+    REQUIRE(back.size() == odd.size());
+    for (std::size_t i = 0; i < odd.size(); ++i) {
+      CHECK(back[i].gene == odd[i].gene);
+      CHECK(back[i].pcc == odd[i].pcc);
+      CHECK(back[i].imputed_mean == odd[i].imputed_mean);
+    }
+  }
+  SUBCASE("CRLF line ends and blank lines") {
+    std::string crlf;
+    for (char c : csv) crlf += c == '\n' ? std::string("\r\n\r\n") : std::string(1, c);
+    const auto back = scores_from_csv(crlf);
+    REQUIRE(back.size() == 2);
+    CHECK(back[1].gene == "a,b");
+    CHECK(back[0].jsd == rows[0].jsd);
+  }
   SUBCASE("malformed tables are errors that name the line") {
     CHECK_THROWS_WITH_AS(scores_from_csv("gene,pcc\n", "t.csv"), doctest::Contains("t.csv"), Error);
+    CHECK_THROWS_WITH_AS(scores_from_csv("", "t.csv"), doctest::Contains("the first line must be the header"), Error);
     CHECK_THROWS_WITH_AS(scores_from_csv(to_csv({}) + "g,1,0.5\n", "t.csv"), doctest::Contains("t.csv:2"), Error);
+    CHECK_THROWS_WITH_AS(scores_from_csv(to_csv({}) + "g,1,0.5\n", "t.csv"),
+                         doctest::Contains("expected 7 fields, found 3"), Error);
     CHECK_THROWS_WITH_AS(scores_from_csv(to_csv({}) + "g,1,x,1,1,1,1\n", "t.csv"), doctest::Contains("pcc"), Error);
+    // the line of a record after a quoted line break
+    CHECK_THROWS_WITH_AS(scores_from_csv(to_csv({}) + "\"a\nb\",1,1,1,1,1,1\ng,1,1,1,1,oops,1\n", "t.csv"),
+                         doctest::Contains("t.csv:4: column measured_mean holds 'oops', which is not a number"),
+                         Error);
+    CHECK_THROWS_WITH_AS(scores_from_csv(to_csv({}) + "\"open,1,1,1,1,1,1\n", "t.csv"),
+                         doctest::Contains("never closed"), Error);
   }
 }
 

@@ -6,7 +6,8 @@
 
 #include <filesystem>
 #include <fstream>
-#include <stai/io/h5ad.hpp>
+#include <stai/io/h5ad/read.hpp>
+#include <stai/io/h5ad/write.hpp>
 
 using namespace stai;
 namespace fs = std::filesystem;
@@ -43,20 +44,20 @@ RowMatrix<float> sample_matrix(int rows, int cols) {
 
 /// Writes a modern (anndata >= 0.8) dataframe group with only an index.
 void write_frame(const h5::Group& parent, const std::string& name, const std::vector<std::string>& index) {
-  auto g = parent.create_group(name);
-  g.write_encoding("dataframe", "0.2.0");
-  g.write_attr_string("_index", "_index");
-  g.write_attr_empty_array("column-order");
-  g.write_strings("_index", index).write_encoding("string-array", "0.2.0");
+  auto g = h5::create_group(parent, name);
+  h5::write_encoding(g, "dataframe", "0.2.0");
+  h5::write_attr_string(g, "_index", "_index");
+  h5::write_attr_empty_array(g, "column-order");
+  h5::write_encoding(h5::write_strings(g, "_index", index), "string-array", "0.2.0");
 }
 
 /// Writes X as a dense dataset of the given on-disk type.
 void write_dense_file(const std::string& path, const RowMatrix<float>& x, hid_t file_type) {
   auto f = h5::File::create(path);
-  f.write_encoding("anndata", "0.1.0");
+  h5::write_encoding(f, "anndata", "0.1.0");
   RowMatrix<double> xd = x.cast<double>();
-  f.write("X", xd.data(), {std::uint64_t(x.rows()), std::uint64_t(x.cols())}, file_type)
-      .write_encoding("array", "0.2.0");
+  h5::write_encoding(h5::write(f, "X", xd.data(), {std::uint64_t(x.rows()), std::uint64_t(x.cols())}, file_type),
+                     "array", "0.2.0");
   write_frame(f, "obs", names(int(x.rows()), "cell"));
   write_frame(f, "var", names(int(x.cols()), "gene"));
   f.close();
@@ -87,29 +88,29 @@ SparseParts to_sparse(const RowMatrix<float>& x, bool csr) {
 /// h5sparse_format / h5sparse_shape attributes) under `parent/name`.
 void write_sparse_group(const h5::Group& parent, const std::string& name, const SparseParts& s,
                         index_t rows, index_t cols, bool csr, bool idx64, bool legacy) {
-  auto g = parent.create_group(name);
+  auto g = h5::create_group(parent, name);
   if (legacy) {
-    g.write_attr_string("h5sparse_format", csr ? "csr" : "csc");
-    g.write_attr_int64s("h5sparse_shape", {rows, cols});
+    h5::write_attr_string(g, "h5sparse_format", csr ? "csr" : "csc");
+    h5::write_attr_int64s(g, "h5sparse_shape", {rows, cols});
   } else {
-    g.write_encoding(csr ? "csr_matrix" : "csc_matrix", "0.1.0");
-    g.write_attr_int64s("shape", {rows, cols});
+    h5::write_encoding(g, csr ? "csr_matrix" : "csc_matrix", "0.1.0");
+    h5::write_attr_int64s(g, "shape", {rows, cols});
   }
-  g.write("data", s.data.data(), {s.data.size()}, H5T_IEEE_F32LE);
+  h5::write(g, "data", s.data.data(), {s.data.size()}, H5T_IEEE_F32LE);
   if (idx64) {
-    g.write("indices", s.indices.data(), {s.indices.size()}, H5T_STD_I64LE);
-    g.write("indptr", s.indptr.data(), {s.indptr.size()}, H5T_STD_I64LE);
+    h5::write(g, "indices", s.indices.data(), {s.indices.size()}, H5T_STD_I64LE);
+    h5::write(g, "indptr", s.indptr.data(), {s.indptr.size()}, H5T_STD_I64LE);
   } else {
     std::vector<std::int32_t> i32(s.indices.begin(), s.indices.end()), p32(s.indptr.begin(), s.indptr.end());
-    g.write("indices", i32.data(), {i32.size()}, H5T_STD_I32LE);
-    g.write("indptr", p32.data(), {p32.size()}, H5T_STD_I32LE);
+    h5::write(g, "indices", i32.data(), {i32.size()}, H5T_STD_I32LE);
+    h5::write(g, "indptr", p32.data(), {p32.size()}, H5T_STD_I32LE);
   }
 }
 
 void write_sparse_file(const std::string& path, const RowMatrix<float>& x, bool csr, bool idx64,
                        bool legacy) {
   auto f = h5::File::create(path);
-  if (!legacy) f.write_encoding("anndata", "0.1.0");
+  if (!legacy) h5::write_encoding(f, "anndata", "0.1.0");
   write_sparse_group(f, "X", to_sparse(x, csr), x.rows(), x.cols(), csr, idx64, legacy);
   write_frame(f, "obs", names(int(x.rows()), "cell"));
   write_frame(f, "var", names(int(x.cols()), "gene"));
@@ -329,8 +330,8 @@ TEST_CASE("h5ad: layers, raw, and column / obsm selection") {
     write_h5ad(f, a);
     // add a dense layer and a sparse /raw with more genes
     h5::Group layers(h5::Hid(H5Gopen2(f.id(), "layers", H5P_DEFAULT)), p, "/layers");
-    layers.write("counts", counts.data(), {4, 3}, H5T_IEEE_F32LE).write_encoding("array", "0.2.0");
-    auto rg = f.create_group("raw");
+    h5::write_encoding(h5::write(layers, "counts", counts.data(), {4, 3}, H5T_IEEE_F32LE), "array", "0.2.0");
+    auto rg = h5::create_group(f, "raw");
     write_sparse_group(rg, "X", to_sparse(raw, true), 4, 5, true, false, false);
     write_frame(rg, "var", names(5, "rawg"));
     f.close();
@@ -388,16 +389,16 @@ TEST_CASE("h5ad: anndata 0.7 layout (categories by object reference)") {
   const RowMatrix<float> x = sample_matrix(4, 2);
   {
     auto f = h5::File::create(p);
-    f.write("X", x.data(), {4, 2}, H5T_IEEE_F32LE);
-    auto obs = f.create_group("obs");
-    obs.write_attr_string("_index", "_index");
-    obs.write_attr_strings("column-order", {"celltype", "area"});
-    obs.write_encoding("dataframe", "0.1.0");
-    obs.write_strings("_index", {"a", "b", "c", "d"});
-    auto cats = obs.create_group("__categories");
-    cats.write_fixed_strings("celltype", {"Astro", "Neuron"});
+    h5::write(f, "X", x.data(), {4, 2}, H5T_IEEE_F32LE);
+    auto obs = h5::create_group(f, "obs");
+    h5::write_attr_string(obs, "_index", "_index");
+    h5::write_attr_strings(obs, "column-order", {"celltype", "area"});
+    h5::write_encoding(obs, "dataframe", "0.1.0");
+    h5::write_strings(obs, "_index", {"a", "b", "c", "d"});
+    auto cats = h5::create_group(obs, "__categories");
+    h5::write_fixed_strings(cats, "celltype", {"Astro", "Neuron"});
     std::vector<std::int8_t> codes{1, 0, 1, -1};
-    auto ct = obs.write("celltype", codes.data(), {4}, H5T_STD_I8LE);
+    auto ct = h5::write(obs, "celltype", codes.data(), {4}, H5T_STD_I8LE);
     hobj_ref_t ref{};
     REQUIRE(H5Rcreate(&ref, f.id(), "/obs/__categories/celltype", H5R_OBJECT, -1) >= 0);
     hid_t s = H5Screate(H5S_SCALAR);
@@ -406,16 +407,16 @@ TEST_CASE("h5ad: anndata 0.7 layout (categories by object reference)") {
     H5Aclose(at);
     H5Sclose(s);
     std::vector<double> area{1, 2, 3, 4};
-    obs.write("area", area.data(), {4}, H5T_IEEE_F64LE);
-    auto var = f.create_group("var");
-    var.write_attr_string("_index", "_index");
-    var.write_attr_empty_array("column-order");
-    var.write_encoding("dataframe", "0.1.0");
-    var.write_strings("_index", {"G1", "G2"});
-    auto obsm = f.create_group("obsm");
+    h5::write(obs, "area", area.data(), {4}, H5T_IEEE_F64LE);
+    auto var = h5::create_group(f, "var");
+    h5::write_attr_string(var, "_index", "_index");
+    h5::write_attr_empty_array(var, "column-order");
+    h5::write_encoding(var, "dataframe", "0.1.0");
+    h5::write_strings(var, "_index", {"G1", "G2"});
+    auto obsm = h5::create_group(f, "obsm");
     std::vector<std::int32_t> xyz(12);
     for (int i = 0; i < 12; ++i) xyz[std::size_t(i)] = i;
-    obsm.write("spatial3d", xyz.data(), {4, 3}, H5T_STD_I32LE);
+    h5::write(obsm, "spatial3d", xyz.data(), {4, 3}, H5T_STD_I32LE);
     f.close();
   }
   AnnData a = read_h5ad(p);
@@ -481,9 +482,9 @@ TEST_CASE("h5ad: anndata <= 0.6 layout (compound obs/var, categories in uns)") {
     H5Tclose(vs);
     H5Tclose(st);
     H5Tclose(be);
-    auto uns = f.create_group("uns");
-    uns.write_fixed_strings("louvain_categories", {"0", "1"});
-    uns.write_string("title", "old file");
+    auto uns = h5::create_group(f, "uns");
+    h5::write_fixed_strings(uns, "louvain_categories", {"0", "1"});
+    h5::write_string(uns, "title", "old file");
     f.close();
   }
   AnnData a = read_h5ad(p);
@@ -506,26 +507,26 @@ TEST_CASE("h5ad: nullable columns, fixed-length names, numeric categories") {
   const std::string p = tmp_path("misc.h5ad");
   {
     auto f = h5::File::create(p);
-    f.write_encoding("anndata", "0.1.0");
+    h5::write_encoding(f, "anndata", "0.1.0");
     RowMatrix<float> x = sample_matrix(3, 2);
-    f.write("X", x.data(), {3, 2}, H5T_IEEE_F32LE);
-    auto obs = f.create_group("obs");
-    obs.write_encoding("dataframe", "0.2.0");
-    obs.write_attr_string("_index", "cell_id");
-    obs.write_attr_strings("column-order", {"cnt", "cluster"});
-    obs.write_fixed_strings("cell_id", {"x1", "x22", "x333"});
-    auto cnt = obs.create_group("cnt");
-    cnt.write_encoding("nullable-integer", "0.1.0");
+    h5::write(f, "X", x.data(), {3, 2}, H5T_IEEE_F32LE);
+    auto obs = h5::create_group(f, "obs");
+    h5::write_encoding(obs, "dataframe", "0.2.0");
+    h5::write_attr_string(obs, "_index", "cell_id");
+    h5::write_attr_strings(obs, "column-order", {"cnt", "cluster"});
+    h5::write_fixed_strings(obs, "cell_id", {"x1", "x22", "x333"});
+    auto cnt = h5::create_group(obs, "cnt");
+    h5::write_encoding(cnt, "nullable-integer", "0.1.0");
     std::vector<std::int64_t> vals{5, 0, 7};
-    cnt.write("values", vals.data(), {3}, H5T_STD_I64LE);
-    cnt.write_bools("mask", {0, 1, 0});
-    auto cl = obs.create_group("cluster");
-    cl.write_encoding("categorical", "0.2.0");
-    cl.write_attr_bool("ordered", true);
+    h5::write(cnt, "values", vals.data(), {3}, H5T_STD_I64LE);
+    h5::write_bools(cnt, "mask", {0, 1, 0});
+    auto cl = h5::create_group(obs, "cluster");
+    h5::write_encoding(cl, "categorical", "0.2.0");
+    h5::write_attr_bool(cl, "ordered", true);
     std::vector<std::int64_t> cats{3, 11};
-    cl.write("categories", cats.data(), {2}, H5T_STD_I64LE);
+    h5::write(cl, "categories", cats.data(), {2}, H5T_STD_I64LE);
     std::vector<std::int8_t> codes{1, 1, 0};
-    cl.write("codes", codes.data(), {3}, H5T_STD_I8LE);
+    h5::write(cl, "codes", codes.data(), {3}, H5T_STD_I8LE);
     write_frame(f, "var", {"a", "b"});
     f.close();
   }
@@ -565,7 +566,7 @@ TEST_CASE("h5ad: malformed inputs give stai::Error, never a crash") {
     const std::string p = base("strx.h5ad");
     {
       auto f = h5::File::create(p);
-      auto g = f.create_group("tmp");
+      auto g = h5::create_group(f, "tmp");
       (void)g;
       hid_t t = H5Tcopy(H5T_C_S1);
       H5Tset_size(t, 4);
@@ -587,7 +588,7 @@ TEST_CASE("h5ad: malformed inputs give stai::Error, never a crash") {
     const std::string p = base("noobs.h5ad");
     {
       auto f = h5::File::create(p);
-      f.write("X", x.data(), {4, 3}, H5T_IEEE_F32LE);
+      h5::write(f, "X", x.data(), {4, 3}, H5T_IEEE_F32LE);
       write_frame(f, "var", names(3, "g"));
       f.close();
     }
@@ -660,9 +661,9 @@ TEST_CASE("h5ad: malformed inputs give stai::Error, never a crash") {
     const std::string p = base("shape.h5ad");
     {
       auto f = h5::File::create(p);
-      auto g = f.create_group("X");
-      g.write_encoding("csr_matrix", "0.1.0");
-      g.write_attr_int64s("shape", {4});
+      auto g = h5::create_group(f, "X");
+      h5::write_encoding(g, "csr_matrix", "0.1.0");
+      h5::write_attr_int64s(g, "shape", {4});
       write_frame(f, "obs", names(4, "c"));
       write_frame(f, "var", names(3, "g"));
       f.close();
@@ -673,7 +674,7 @@ TEST_CASE("h5ad: malformed inputs give stai::Error, never a crash") {
     const std::string p = base("obslen.h5ad");
     {
       auto f = h5::File::create(p);
-      f.write("X", x.data(), {4, 3}, H5T_IEEE_F32LE);
+      h5::write(f, "X", x.data(), {4, 3}, H5T_IEEE_F32LE);
       write_frame(f, "obs", names(3, "c"));
       write_frame(f, "var", names(3, "g"));
       f.close();
@@ -684,12 +685,12 @@ TEST_CASE("h5ad: malformed inputs give stai::Error, never a crash") {
     const std::string p = base("collen.h5ad");
     {
       auto f = h5::File::create(p);
-      f.write("X", x.data(), {4, 3}, H5T_IEEE_F32LE);
-      auto obs = f.create_group("obs");
-      obs.write_attr_string("_index", "_index");
-      obs.write_strings("_index", names(4, "c"));
+      h5::write(f, "X", x.data(), {4, 3}, H5T_IEEE_F32LE);
+      auto obs = h5::create_group(f, "obs");
+      h5::write_attr_string(obs, "_index", "_index");
+      h5::write_strings(obs, "_index", names(4, "c"));
       std::vector<double> v{1, 2};
-      obs.write("short", v.data(), {2}, H5T_IEEE_F64LE);
+      h5::write(obs, "short", v.data(), {2}, H5T_IEEE_F64LE);
       write_frame(f, "var", names(3, "g"));
       f.close();
     }
@@ -699,17 +700,17 @@ TEST_CASE("h5ad: malformed inputs give stai::Error, never a crash") {
     const std::string p = base("code.h5ad");
     {
       auto f = h5::File::create(p);
-      f.write("X", x.data(), {4, 3}, H5T_IEEE_F32LE);
-      auto obs = f.create_group("obs");
-      obs.write_encoding("dataframe", "0.2.0");
-      obs.write_attr_string("_index", "_index");
-      obs.write_attr_strings("column-order", {"ct"});
-      obs.write_strings("_index", names(4, "c"));
-      auto ct = obs.create_group("ct");
-      ct.write_encoding("categorical", "0.2.0");
-      ct.write_strings("categories", {"a"});
+      h5::write(f, "X", x.data(), {4, 3}, H5T_IEEE_F32LE);
+      auto obs = h5::create_group(f, "obs");
+      h5::write_encoding(obs, "dataframe", "0.2.0");
+      h5::write_attr_string(obs, "_index", "_index");
+      h5::write_attr_strings(obs, "column-order", {"ct"});
+      h5::write_strings(obs, "_index", names(4, "c"));
+      auto ct = h5::create_group(obs, "ct");
+      h5::write_encoding(ct, "categorical", "0.2.0");
+      h5::write_strings(ct, "categories", {"a"});
       std::vector<std::int8_t> codes{0, 0, 5, 0};
-      ct.write("codes", codes.data(), {4}, H5T_STD_I8LE);
+      h5::write(ct, "codes", codes.data(), {4}, H5T_STD_I8LE);
       write_frame(f, "var", names(3, "g"));
       f.close();
     }
@@ -751,16 +752,16 @@ TEST_CASE("h5ad: malformed inputs give stai::Error, never a crash") {
     const std::string p = base("limit.h5ad");
     {
       auto f = h5::File::create(p);
-      auto g = f.create_group("X");
-      g.write_encoding("csr_matrix", "0.1.0");
-      g.write_attr_int64s("shape", {std::int64_t(1) << 40, std::int64_t(1) << 40});
+      auto g = h5::create_group(f, "X");
+      h5::write_encoding(g, "csr_matrix", "0.1.0");
+      h5::write_attr_int64s(g, "shape", {std::int64_t(1) << 40, std::int64_t(1) << 40});
       std::vector<float> d;
       std::vector<std::int32_t> i;
-      g.write("data", d.data(), {0}, H5T_IEEE_F32LE);
-      g.write("indices", i.data(), {0}, H5T_STD_I32LE);
-      g.write("indptr", i.data(), {0}, H5T_STD_I32LE);
-      f.create_group("obs");  // no index: names would be generated for 2^40 cells
-      f.create_group("var");
+      h5::write(g, "data", d.data(), {0}, H5T_IEEE_F32LE);
+      h5::write(g, "indices", i.data(), {0}, H5T_STD_I32LE);
+      h5::write(g, "indptr", i.data(), {0}, H5T_STD_I32LE);
+      h5::create_group(f, "obs");  // no index: names would be generated for 2^40 cells
+      h5::create_group(f, "var");
       f.close();
     }
     CHECK_THROWS_WITH_AS(read_h5ad(p), doctest::Contains("more than the read limit"), Error);

@@ -3,7 +3,8 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <stai/io/h5ad.hpp>
+#include <stai/io/h5ad/read.hpp>
+#include <stai/io/h5ad/write.hpp>
 #include <stai/io/loom.hpp>
 
 using namespace stai;
@@ -46,31 +47,31 @@ void write_loom(const std::string& path, const LoomSpec& s = {}) {
   auto m = loom_matrix();
   if (s.string_matrix) {
     std::vector<std::string> v(std::size_t(kG * kC), "x");
-    f.write_fixed_strings("matrix", v);
+    h5::write_fixed_strings(f, "matrix", v);
   } else {
-    f.write("matrix", m.data(), {kG, kC}, H5T_STD_I64LE);
+    h5::write(f, "matrix", m.data(), {kG, kC}, H5T_STD_I64LE);
   }
-  auto rows = f.create_group("row_attrs");
+  auto rows = h5::create_group(f, "row_attrs");
   std::vector<std::string> genes{"Gad2", "Vip", "Sst", "Pvalb", "Extra"};
   genes.resize(std::size_t(s.gene_attr_len));
-  if (s.with_gene) rows.write_fixed_strings("Gene", genes);
+  if (s.with_gene) h5::write_fixed_strings(rows, "Gene", genes);
   std::vector<double> hyb{1, 2, 3, 4};
-  rows.write("Hybridization", hyb.data(), {kG}, H5T_IEEE_F64LE);
-  auto cols = f.create_group("col_attrs");
-  cols.write_fixed_strings("CellID", {"c0", "c1", "c2", "c3", "c4", "c5"});
+  h5::write(rows, "Hybridization", hyb.data(), {kG}, H5T_IEEE_F64LE);
+  auto cols = h5::create_group(f, "col_attrs");
+  h5::write_fixed_strings(cols, "CellID", {"c0", "c1", "c2", "c3", "c4", "c5"});
   std::vector<std::int64_t> valid{1, 0, 1, 1, 0, 1};
-  cols.write("Valid", valid.data(), {kC}, H5T_STD_I64LE);
+  h5::write(cols, "Valid", valid.data(), {kC}, H5T_STD_I64LE);
   std::vector<double> x{0, 1, 2, 3, 4, 5}, y{10, 11, 12, 13, 14, 15};
-  cols.write("X", x.data(), {kC}, H5T_IEEE_F64LE);
-  cols.write("Y", y.data(), {kC}, H5T_IEEE_F64LE);
-  cols.write_fixed_strings("ClusterName", {"A", "B", "A", "C", "B", "A"});
+  h5::write(cols, "X", x.data(), {kC}, H5T_IEEE_F64LE);
+  h5::write(cols, "Y", y.data(), {kC}, H5T_IEEE_F64LE);
+  h5::write_fixed_strings(cols, "ClusterName", {"A", "B", "A", "C", "B", "A"});
   std::vector<float> emb(kC * 2);
   for (int i = 0; i < kC * 2; ++i) emb[std::size_t(i)] = float(i);
-  cols.write("tSNE", emb.data(), {kC, 2}, H5T_IEEE_F32LE);
-  f.create_group("layers");
+  h5::write(cols, "tSNE", emb.data(), {kC, 2}, H5T_IEEE_F32LE);
+  h5::create_group(f, "layers");
   std::vector<float> spliced(kG * kC, 0.5f);
   h5::Group layers(h5::Hid(H5Gopen2(f.id(), "layers", H5P_DEFAULT)), path, "/layers");
-  layers.write("spliced", spliced.data(), {kG, kC}, H5T_IEEE_F32LE);
+  h5::write(layers, "spliced", spliced.data(), {kG, kC}, H5T_IEEE_F32LE);
   f.close();
 }
 

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <stai/io/h5ad.hpp>
+#include <stai/io/h5ad/read.hpp>
 #include <stai/io/loom.hpp>
 #include <stai/io/text.hpp>
 #include <unordered_map>

@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <stai/data/contract.hpp>
-#include <stai/io/hdf5.hpp>
+#include <stai/io/hdf5/file.hpp>
 
 #include "console.hpp"
 #include "options.hpp"

@@ -4,12 +4,10 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include <stai/error.hpp>
-#include <stai/io/atomic_file.hpp>
 #include <stai/io/csv.hpp>
 #include <stai/tensor/matrix.hpp>
 
@@ -34,22 +32,10 @@ inline void make_plot_dir(const std::string& dir) {
   if (ec) throw Error("--plot: cannot create the folder '" + dir + "': " + ec.message());
 }
 
-/// Writes a table of strings as CSV/TSV, atomically.
+/// Writes a table of strings as CSV, or TSV for a .tsv path, atomically.
 inline void write_table(const std::string& path, const std::vector<std::string>& header,
                         const std::vector<std::vector<std::string>>& rows) {
-  const char d = extension(path) == ".tsv" ? '\t' : ',';
-  write_atomically(path, [&](const std::string& tmp) {
-    std::ofstream f(tmp, std::ios::binary);
-    STAI_CHECK(f, tmp, ": cannot create the file (is the folder writable?)");
-    auto line = [&](const std::vector<std::string>& v) {
-      for (std::size_t j = 0; j < v.size(); ++j) f << (j ? std::string(1, d) : "") << csv_escape(v[j], d);
-      f << '\n';
-    };
-    line(header);
-    for (const auto& r : rows) line(r);
-    f.close();
-    STAI_CHECK(f, tmp, ": write failed (disk full?)");
-  });
+  write_text_table(path, header, rows, extension(path) == ".tsv" ? '\t' : ',');
 }
 
 inline std::string num_text(double v) { return std::isfinite(v) ? format_value(v) : std::string("NaN"); }

@@ -8,7 +8,8 @@
 
 #include <stai/data/anndata.hpp>
 #include <stai/error.hpp>
-#include <stai/io/h5ad.hpp>
+#include <stai/io/h5ad/read.hpp>
+#include <stai/io/h5ad/write.hpp>
 #include <stai/io/loom.hpp>
 #include <stai/io/text.hpp>
 

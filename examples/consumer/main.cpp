@@ -8,7 +8,8 @@
 #include <filesystem>
 #include <string>
 
-#include <stai/io/h5ad.hpp>
+#include <stai/io/h5ad/read.hpp>
+#include <stai/io/h5ad/write.hpp>
 #include <stai/stai.hpp>
 
 int main(int argc, char** argv) {

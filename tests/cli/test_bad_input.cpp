@@ -12,7 +12,8 @@
 #include <string>
 #include <vector>
 
-#include <stai/io/h5ad.hpp>
+#include <stai/io/h5ad/read.hpp>
+#include <stai/io/h5ad/write.hpp>
 #include <stai/io/text.hpp>
 
 #include "cli_harness.hpp"
@@ -64,19 +65,19 @@ std::string spatial_loom(const std::string& name, const std::vector<std::string>
   const std::string p = path(name);
   stai::h5::File f = stai::h5::File::create(p);
   stai::RowMatrix<float> t = a.X.transpose();
-  f.write("matrix", t.data(), {static_cast<std::uint64_t>(t.rows()), static_cast<std::uint64_t>(t.cols())},
-          H5T_IEEE_F32LE);
-  f.create_group("row_attrs").write_strings("Gene", a.var_names);
-  auto cols = f.create_group("col_attrs");
-  cols.write_strings("CellID", cells);
+  stai::h5::write(f, "matrix", t.data(), {static_cast<std::uint64_t>(t.rows()), static_cast<std::uint64_t>(t.cols())},
+                  H5T_IEEE_F32LE);
+  stai::h5::write_strings(stai::h5::create_group(f, "row_attrs"), "Gene", a.var_names);
+  auto cols = stai::h5::create_group(f, "col_attrs");
+  stai::h5::write_strings(cols, "CellID", cells);
   const auto& xy = a.obsm.at("spatial");
   std::vector<double> x(static_cast<std::size_t>(xy.rows())), y(x.size());
   for (stai::index_t i = 0; i < xy.rows(); ++i) {
     x[static_cast<std::size_t>(i)] = xy(i, 0);
     y[static_cast<std::size_t>(i)] = xy(i, 1);
   }
-  cols.write("X", x.data(), {x.size()}, H5T_IEEE_F64LE);
-  cols.write("Y", y.data(), {y.size()}, H5T_IEEE_F64LE);
+  stai::h5::write(cols, "X", x.data(), {x.size()}, H5T_IEEE_F64LE);
+  stai::h5::write(cols, "Y", y.data(), {y.size()}, H5T_IEEE_F64LE);
   f.close();
   return p;
 }

@@ -16,7 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include <stai/io/h5ad.hpp>
+#include <stai/io/h5ad/read.hpp>
 #include <stai/io/text.hpp>
 
 #include "cli_harness.hpp"

@@ -31,84 +31,21 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
 #include <functional>
 #include <limits>
 #include <map>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "../model/folds.hpp"
 #include "../model/pipeline.hpp"
+#include "gene_score.hpp"
 #include "metrics.hpp"
 
 namespace stai::eval {
-
-// ---------------------------------------------------------------------------
-// Per-gene scores
-// ---------------------------------------------------------------------------
-
-/// The per-gene scores of the protocol.
-enum class Metric { PCC, RMSE, JSD };
-
-inline const char* to_string(Metric m) {
-  switch (m) {
-    case Metric::PCC: return "PCC";
-    case Metric::RMSE: return "RMSE (z-scored)";
-    case Metric::JSD: return "JSD";
-  }
-  return "?";
-}
-/// PCC: higher is better; RMSE and JSD: lower is better.
-inline bool higher_is_better(Metric m) { return m == Metric::PCC; }
-
-/// One held-out gene's scores.
-struct GeneScore {
-  std::string gene;
-  int set = 0;  ///< the held-out set it belonged to (LOO: its position among the shared genes)
-  double pcc = std::numeric_limits<double>::quiet_NaN();
-  double rmse = std::numeric_limits<double>::quiet_NaN();  ///< RMSE after z-scoring both vectors
-  double jsd = std::numeric_limits<double>::quiet_NaN();
-  double measured_mean = 0, imputed_mean = 0;
-  /// GeneCvOptions::score_variants: the PCC of the refinement's parts
-  /// (name, PCC): the neural head alone, the linear head alone, their blend
-  /// before smoothing.
-  std::vector<std::pair<std::string, double>> variants;
-
-  double value(Metric m) const { return m == Metric::PCC ? pcc : m == Metric::RMSE ? rmse : jsd; }
-};
-
-/// Scores one gene: imputed vs measured values of the same cells.
-inline GeneScore score_gene(const std::string& gene, const std::vector<double>& imputed,
-                            const std::vector<double>& measured) {
-  STAI_CHECK(imputed.size() == measured.size() && !imputed.empty(), "score_gene('", gene, "'): ",
-             imputed.size(), " imputed but ", measured.size(), " measured values; both must cover the same cells");
-  GeneScore s;
-  s.gene = gene;
-  s.pcc = pearson(imputed, measured);
-  s.rmse = rmse_zscored(imputed, measured);
-  s.jsd = jensen_shannon(imputed, measured);
-  double a = 0, b = 0;
-  for (std::size_t i = 0; i < imputed.size(); ++i) {
-    a += imputed[i];
-    b += measured[i];
-  }
-  s.imputed_mean = a / static_cast<double>(imputed.size());
-  s.measured_mean = b / static_cast<double>(measured.size());
-  return s;
-}
-
-/// One metric of each row, in row order.
-inline std::vector<double> metric_values(const std::vector<GeneScore>& rows, Metric m) {
-  std::vector<double> v;
-  v.reserve(rows.size());
-  for (const auto& r : rows) v.push_back(r.value(m));
-  return v;
-}
 
 // ---------------------------------------------------------------------------
 // Held-out-gene cross-validation
@@ -380,95 +317,6 @@ GeneCvResult cross_validate_genes(B& be, const AnnData& spatial, const AnnData& 
   res.update_summary();
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return res;
-}
-
-namespace cv_detail {
-inline std::string csv_number(double v) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  std::ostringstream os;
-  os.precision(17);
-  os << v;
-  return os.str();
-}
-inline std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
-}
-}  // namespace cv_detail
-
-/// The per-gene table as CSV text: gene,set,pcc,rmse_z,jsd,measured_mean,imputed_mean
-/// (full double precision; undefined scores as "nan").
-inline std::string to_csv(const std::vector<GeneScore>& rows) {
-  std::string s = "gene,set,pcc,rmse_z,jsd,measured_mean,imputed_mean\n";
-  for (const auto& r : rows)
-    s += cv_detail::csv_field(r.gene) + "," + std::to_string(r.set) + "," + cv_detail::csv_number(r.pcc) + "," +
-         cv_detail::csv_number(r.rmse) + "," + cv_detail::csv_number(r.jsd) + "," +
-         cv_detail::csv_number(r.measured_mean) + "," + cv_detail::csv_number(r.imputed_mean) + "\n";
-  return s;
-}
-
-/// Parses a per-gene table written by to_csv (e.g. to resume a long run or to
-/// compare with an earlier one). `source` names the text in error messages.
-inline std::vector<GeneScore> scores_from_csv(const std::string& text, const std::string& source = "per-gene table") {
-  std::vector<GeneScore> rows;
-  std::size_t pos = 0, line_no = 0;
-  auto next_line = [&](std::string& line) {
-    if (pos >= text.size()) return false;
-    std::size_t e = text.find('\n', pos);
-    if (e == std::string::npos) e = text.size();
-    line = text.substr(pos, e - pos);
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    pos = e + 1;
-    ++line_no;
-    return true;
-  };
-  std::string line;
-  STAI_CHECK(next_line(line) && line == "gene,set,pcc,rmse_z,jsd,measured_mean,imputed_mean", source,
-             ": the first line must be the header 'gene,set,pcc,rmse_z,jsd,measured_mean,imputed_mean' "
-             "(a table written by stai::eval::to_csv)");
-  while (next_line(line)) {
-    if (line.empty()) continue;
-    std::vector<std::string> f;
-    std::string cur;
-    bool quoted = false;
-    for (std::size_t i = 0; i < line.size(); ++i) {
-      const char c = line[i];
-      if (quoted) {
-        if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') cur += '"', ++i;
-        else if (c == '"') quoted = false;
-        else cur += c;
-      } else if (c == '"') {
-        quoted = true;
-      } else if (c == ',') {
-        f.push_back(cur);
-        cur.clear();
-      } else {
-        cur += c;
-      }
-    }
-    f.push_back(cur);
-    STAI_CHECK(f.size() == 7, source, ":", line_no, ": expected 7 fields, found ", f.size());
-    auto num = [&](const std::string& v, const char* col) {
-      char* end = nullptr;
-      const double x = std::strtod(v.c_str(), &end);
-      STAI_CHECK(!v.empty() && end == v.c_str() + v.size(), source, ":", line_no, ": column ", col,
-                 " holds '", v, "', which is not a number");
-      return x;
-    };
-    GeneScore r;
-    r.gene = f[0];
-    r.set = static_cast<int>(num(f[1], "set"));
-    r.pcc = num(f[2], "pcc");
-    r.rmse = num(f[3], "rmse_z");
-    r.jsd = num(f[4], "jsd");
-    r.measured_mean = num(f[5], "measured_mean");
-    r.imputed_mean = num(f[6], "imputed_mean");
-    rows.push_back(std::move(r));
-  }
-  return rows;
 }
 
 // ---------------------------------------------------------------------------

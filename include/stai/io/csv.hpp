@@ -4,7 +4,8 @@
 // one delimiter character, optionally enclosed in double quotes (a quote
 // inside a quoted field is written twice; quoted fields may contain the
 // delimiter and line breaks). LF, CRLF and CR line ends, a UTF-8 byte-order
-// mark and blank lines are accepted. write_csv writes atomically.
+// mark and blank lines are accepted. write_csv and write_text_table write
+// atomically.
 #pragma once
 #include <algorithm>
 #include <cctype>
@@ -236,17 +237,12 @@ struct CsvWriteOptions {
   std::string corner;
 };
 
-/// Writes a matrix with row and column names as CSV/TSV, atomically.
-/// Empty row_names writes no name column.
-template <class T>
-void write_csv(const std::string& path, const RowMatrix<T>& m, const std::vector<std::string>& row_names,
-               const std::vector<std::string>& col_names, const CsvWriteOptions& o = {}) {
-  STAI_CHECK(row_names.empty() || static_cast<index_t>(row_names.size()) == m.rows(), path,
-             ": ", row_names.size(), " row names for a matrix with ", m.rows(), " rows");
-  STAI_CHECK(static_cast<index_t>(col_names.size()) == m.cols(), path, ": ", col_names.size(),
-             " column names for a matrix with ", m.cols(), " columns");
-  STAI_CHECK(o.delimiter != '"' && o.delimiter != '\n' && o.delimiter != '\r', path,
-             ": invalid delimiter");
+namespace csv_detail {
+
+/// Writes `path` atomically: `fill(put)` hands every line (without its '\n')
+/// to put(line), which appends the line end, writes it and clears `line`.
+template <class Fill>
+void write_lines(const std::string& path, Fill&& fill) {
   write_atomically(path, [&](const std::string& tmp) {
     std::FILE* f = std::fopen(tmp.c_str(), "wb");
     STAI_CHECK(f, tmp, ": cannot create the file (is the directory writable?)");
@@ -256,30 +252,70 @@ void write_csv(const std::string& path, const RowMatrix<T>& m, const std::vector
         if (f) std::fclose(f);
       }
     } closer{f};
-    std::string line;
-    auto flush = [&]() {
+    auto put = [&](std::string& line) {
       line += '\n';
       STAI_CHECK(std::fwrite(line.data(), 1, line.size(), f) == line.size(), tmp,
                  ": write failed (disk full?)");
       line.clear();
     };
+    fill(put);
+    const int rc = std::fclose(f);
+    closer.f = nullptr;
+    STAI_CHECK(rc == 0, tmp, ": closing the file failed (disk full?)");
+  });
+}
+
+inline void check_delimiter(const std::string& path, char delimiter) {
+  STAI_CHECK(delimiter != '"' && delimiter != '\n' && delimiter != '\r', path, ": invalid delimiter");
+}
+
+}  // namespace csv_detail
+
+/// Writes a matrix with row and column names as CSV/TSV, atomically.
+/// Empty row_names writes no name column.
+template <class T>
+void write_csv(const std::string& path, const RowMatrix<T>& m, const std::vector<std::string>& row_names,
+               const std::vector<std::string>& col_names, const CsvWriteOptions& o = {}) {
+  STAI_CHECK(row_names.empty() || static_cast<index_t>(row_names.size()) == m.rows(), path,
+             ": ", row_names.size(), " row names for a matrix with ", m.rows(), " rows");
+  STAI_CHECK(static_cast<index_t>(col_names.size()) == m.cols(), path, ": ", col_names.size(),
+             " column names for a matrix with ", m.cols(), " columns");
+  csv_detail::check_delimiter(path, o.delimiter);
+  csv_detail::write_lines(path, [&](auto& put) {
+    std::string line;
     if (!row_names.empty()) line += csv_escape(o.corner, o.delimiter);
     for (std::size_t j = 0; j < col_names.size(); ++j) {
       if (j || !row_names.empty()) line += o.delimiter;
       line += csv_escape(col_names[j], o.delimiter);
     }
-    flush();
+    put(line);
     for (index_t i = 0; i < m.rows(); ++i) {
       if (!row_names.empty()) line += csv_escape(row_names[static_cast<std::size_t>(i)], o.delimiter);
       for (index_t j = 0; j < m.cols(); ++j) {
         if (j || !row_names.empty()) line += o.delimiter;
         line += format_value(m(i, j));
       }
-      flush();
+      put(line);
     }
-    const int rc = std::fclose(f);
-    closer.f = nullptr;
-    STAI_CHECK(rc == 0, tmp, ": closing the file failed (disk full?)");
+  });
+}
+
+/// Writes a table of text fields (a header record, then the rows) as
+/// delimited text, atomically; fields are quoted where needed.
+inline void write_text_table(const std::string& path, const std::vector<std::string>& header,
+                             const std::vector<std::vector<std::string>>& rows, char delimiter = ',') {
+  csv_detail::check_delimiter(path, delimiter);
+  csv_detail::write_lines(path, [&](auto& put) {
+    std::string line;
+    auto record = [&](const std::vector<std::string>& v) {
+      for (std::size_t j = 0; j < v.size(); ++j) {
+        if (j) line += delimiter;
+        line += csv_escape(v[j], delimiter);
+      }
+      put(line);
+    };
+    record(header);
+    for (const auto& r : rows) record(r);
   });
 }
 

@@ -16,8 +16,8 @@
 
 #include "../data/anndata.hpp"
 #include "../data/names.hpp"
-#include "h5ad.hpp"
-#include "hdf5.hpp"
+#include "h5ad/frame.hpp"
+#include "hdf5/file.hpp"
 
 namespace stai {
 

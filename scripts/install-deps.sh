@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config libeigen3-dev libnanoflann-dev doctest-dev
       libbenchmark-dev libhdf5-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
-      libcairo2-dev)
+      libcairo2-dev libxxhash-dev)
 if [ "${STAI_WITH_CLANG:-0}" = 1 ]; then PKGS+=(clang libclang-rt-dev); fi
 missing=()
 for p in "${PKGS[@]}"; do

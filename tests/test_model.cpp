@@ -21,7 +21,8 @@
 #include <map>
 #include <stai/data/simulate.hpp>
 #include <stai/eval/metrics.hpp>
-#include <stai/model/model_file.hpp>
+#include <stai/io/model_file_read.hpp>
+#include <stai/io/model_file_write.hpp>
 #include <stai/model/pipeline.hpp>
 
 using namespace stai;
@@ -310,7 +311,7 @@ TEST_CASE("model: save and load through a model file gives identical predictions
   Cpu be = threads(1);
   const Stai<>& m = t.model;
   const ModelBundle bundle = make_model_bundle(m.ensemble(), m.spatial_scaling(), m.reference_scaling(),
-                                               m.reference_genes(), csr_from_dense(m.reference_lognorm()),
+                                               m.reference_genes(), m.reference_lognorm(),
                                                {{"test", "model"}});
   const auto dir = std::filesystem::temp_directory_path() / ("stai_test_model_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
@@ -322,7 +323,7 @@ TEST_CASE("model: save and load through a model file gives identical predictions
   Ensemble<Cpu, float> ens;
   restore_ensemble(ens, loaded);
   Stai<> r;
-  r.restore(std::move(ens), loaded.st_scaling, loaded.sc_scaling, loaded.ref_genes, csr_to_dense(loaded.ref_values));
+  r.restore(std::move(ens), loaded.st_scaling, loaded.sc_scaling, loaded.ref_genes, loaded.reference_values());
 
   const auto genes = unmeasured();
   const Imputation a = m.impute(be, genes);

@@ -1,12 +1,14 @@
 // Tests for model files: save / load round trips (bit-identical), restored
-// ensembles predicting as the original, the byte layout, damaged files,
-// invalid bundles, atomic writes, and the sparse reference helpers.
+// ensembles predicting as the original, the byte layout, the checksums,
+// files of the previous format version, damaged files, invalid bundles,
+// atomic writes, and the sparse reference values of a bundle.
 #include <stai/backend/cpu.hpp>
 
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include <cmath>
 #include <cstring>
@@ -18,7 +20,8 @@
 #include <sstream>
 #include <stai/data/preprocess.hpp>
 #include <stai/graph/knn.hpp>
-#include <stai/model/model_file.hpp>
+#include <stai/io/model_file_read.hpp>
+#include <stai/io/model_file_write.hpp>
 
 using namespace stai;
 namespace fs = std::filesystem;
@@ -99,12 +102,32 @@ Parts take_apart(const std::string& bytes) {
   p.data = bytes.substr(20 + static_cast<std::size_t>(h), bytes.size() - 28 - static_cast<std::size_t>(h));
   return p;
 }
-/// Assembles a file with a CORRECT checksum (so that the later checks are reached).
+/// FNV-1a 64 as published (http://www.isthe.com/chongo/tech/comp/fnv/), written
+/// here independently of stai's: the checksum of format version 1.
+std::uint64_t fnv1a(const std::string& s) {
+  std::uint64_t h = 14695981039346656037ULL;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
+  return h;
+}
+/// The checksum a model file of format version `version` ends with.
+std::uint64_t file_checksum(std::uint32_t version, const std::string& s) {
+  return version == 1 ? fnv1a(s) : XXH3_64bits(s.data(), s.size());
+}
+/// Assembles a file with a CORRECT checksum for its version (so that the later checks are reached).
 std::string assemble(std::uint32_t version, const std::string& header_text, const std::string& data) {
   std::string s = std::string("STAIMODL") + le_bytes(version, 4) + le_bytes(header_text.size(), 8) + header_text + data;
-  return s + le_bytes(fnv1a64(s.data(), s.size()), 8);
+  return s + le_bytes(file_checksum(version, s), 8);
 }
 std::string assemble(const Parts& p) { return assemble(p.version, p.header.dump(), p.data); }
+/// The same model as a file of format version 1 (FNV-1a 64): what stai wrote before XXH3.
+std::string as_version_1(const std::string& bytes) {
+  Parts p = take_apart(bytes);
+  p.version = 1;
+  p.header["format_version"] = 1;
+  std::string text = p.header.dump();
+  while ((20 + text.size()) % 8 != 0) text.push_back(' ');
+  return assemble(1, text, p.data);
+}
 
 /// A tiny trained ensemble and its bundle, made once.
 struct Fixture {
@@ -152,7 +175,7 @@ Fixture make_fixture() {
     if (ud(gen) < 0.4) f.ref_dense.data()[e] = static_cast<float>(std::log1p(5.0 * ud(gen)));
   std::vector<std::string> ref_genes = genes;
   for (index_t g = G; g < Gr; ++g) ref_genes.push_back("X" + std::to_string(g));
-  f.bundle = make_model_bundle(f.ens, st_stats, sc_stats, ref_genes, csr_from_dense(f.ref_dense),
+  f.bundle = make_model_bundle(f.ens, st_stats, sc_stats, ref_genes, f.ref_dense,
                                {{"tissue", "test"}, {"replicate", 3}, {"note", "Zellen \xc3\xa4"}});
   return f;
 }
@@ -183,22 +206,48 @@ void check_same(const ModelBundle& a, const ModelBundle& b) {
     CHECK(same_bits(s->clip, t->clip));
   }
   CHECK(a.ref_genes == b.ref_genes);
-  CHECK(a.ref_values.rows == b.ref_values.rows);
-  CHECK(a.ref_values.cols == b.ref_values.cols);
-  CHECK(same_bits(a.ref_values.indptr, b.ref_values.indptr));
-  CHECK(same_bits(a.ref_values.indices, b.ref_values.indices));
-  CHECK(same_bits(a.ref_values.values, b.ref_values.values));
+  CHECK(a.ref_pattern.n == b.ref_pattern.n);
+  CHECK(same_bits(a.ref_pattern.indptr, b.ref_pattern.indptr));
+  CHECK(same_bits(a.ref_pattern.indices, b.ref_pattern.indices));
+  CHECK(same_bits(a.ref_values, b.ref_values));
   CHECK(a.metadata == b.metadata);
 }
 
 }  // namespace
 
 TEST_CASE("model file: FNV-1a 64 matches the published test vectors") {
-  CHECK(fnv1a64("", 0) == 0xcbf29ce484222325ULL);
-  CHECK(fnv1a64("a", 1) == 0xaf63dc4c8601ec8cULL);
-  CHECK(fnv1a64("foobar", 6) == 0x85944171f73967e8ULL);
-  // Continuing a hash equals hashing the concatenation.
-  CHECK(fnv1a64("bar", 3, fnv1a64("foo", 3)) == fnv1a64("foobar", 6));
+  auto fnv = [](const std::string& s) {
+    Fnv1a64 h;
+    h.update(s.data(), s.size());
+    return h.digest();
+  };
+  CHECK(fnv("") == 0xcbf29ce484222325ULL);
+  CHECK(fnv("a") == 0xaf63dc4c8601ec8cULL);
+  CHECK(fnv("foobar") == 0x85944171f73967e8ULL);
+  // Feeding pieces equals hashing the concatenation.
+  Fnv1a64 h;
+  h.update("foo", 3);
+  h.update("bar", 3);
+  CHECK(h.digest() == fnv("foobar"));
+}
+
+TEST_CASE("model file: XXH3-64 matches the published test vector and xxHash's one-shot hash") {
+  CHECK(Xxh3_64().digest() == 0x2D06800538D394C2ULL);  // the empty input, seed 0 (xxHash's sanity checks)
+  // Fed in uneven pieces across xxHash's internal block sizes, the streaming
+  // checksum equals libxxhash's one-shot XXH3_64bits of the whole.
+  std::string s(5000, '\0');
+  std::mt19937 gen(11);
+  for (auto& c : s) c = static_cast<char>(gen() & 0xff);
+  for (std::size_t piece : {std::size_t(1), std::size_t(7), std::size_t(64), std::size_t(250), std::size_t(1024),
+                            std::size_t(4999), std::size_t(5000)}) {
+    Xxh3_64 h;
+    for (std::size_t a = 0; a < s.size(); a += piece) h.update(s.data() + a, std::min(piece, s.size() - a));
+    CHECK(h.digest() == XXH3_64bits(s.data(), s.size()));
+  }
+  Xxh3_64 a, b;
+  a.update(s.data(), 100);
+  b.update(s.data(), 101);
+  CHECK(a.digest() != b.digest());
 }
 
 TEST_CASE("model file: save -> load round trip is bit-identical") {
@@ -247,7 +296,7 @@ TEST_CASE("model file: save -> load round trip is bit-identical") {
     s.final_loss.recon = 0.1;  // not exactly representable: must round-trip to the same bits
     b.submodels.push_back(s);
     b.st_scaling.clip = std::numeric_limits<double>::infinity();  // empty statistics, clipping disabled
-    b.ref_values = csr_from_dense(RowMatrix<float>(n2, 0));
+    b.set_reference_values(RowMatrix<float>(n2, 0));
     save_model(p, b);
     const ModelBundle c = load_model(p);
     check_same(b, c);
@@ -257,7 +306,9 @@ TEST_CASE("model file: save -> load round trip is bit-identical") {
     CHECK(c.metadata.empty());
     CHECK(c.config.attn_type == AttentionType::Learnable);
     CHECK(c.config.linear_clf);
-    CHECK(c.ref_values.rows == n2);
+    CHECK(c.ref_pattern.n == n2);
+    CHECK(c.reference_values().rows() == n2);
+    CHECK(c.reference_values().cols() == 0);
   }
 }
 
@@ -299,6 +350,59 @@ TEST_CASE("model file: a restored ensemble predicts exactly as the original") {
   }
 }
 
+TEST_CASE("model file: files of format version 1 (FNV-1a 64) still load and predict the same") {
+  Fixture& fx = fixture();
+  const std::string cur = tmp("v2.stai"), old = tmp("v1.stai");
+  save_model(cur, fx.bundle);
+  const std::string v2 = slurp(cur), v1 = as_version_1(v2);
+  REQUIRE(le32(v1, 8) == 1);
+  REQUIRE(le64(v1, v1.size() - 8) == fnv1a(v1.substr(0, v1.size() - 8)));
+  spit(old, v1);
+  const ModelBundle b = load_model(old);
+  check_same(fx.bundle, b);
+
+  Ensemble<Cpu, float> e1;
+  restore_ensemble(e1, b);
+  const RowMatrix<float> vals = b.reference_values({"X7", "G2", "X9"});
+  const Imputation a = fx.ens.impute(fx.be, fx.in.st, fx.in.graph, vals);
+  const Imputation r = e1.impute(fx.be, fx.in.st, fx.in.graph, vals);
+  CHECK(same_bits(a.mean, r.mean));
+  CHECK(same_bits(a.sd, r.sd));
+  CHECK(a.mean.cwiseAbs().maxCoeff() > 0);
+  CHECK(same_bits(fx.ens.annotate(fx.be, fx.in.st, fx.in.graph), e1.annotate(fx.be, fx.in.st, fx.in.graph)));
+
+  SUBCASE("saving it again writes the current format version") {
+    const std::string again = tmp("v1_again.stai");
+    save_model(again, b);
+    const std::string s = slurp(again);
+    CHECK(le32(s, 8) == model_file_format_version);
+    CHECK(le64(s, s.size() - 8) == XXH3_64bits(s.data(), s.size() - 8));
+    check_same(fx.bundle, load_model(again));
+  }
+  SUBCASE("its FNV-1a checksum is verified") {
+    std::string d = v1;
+    d[d.size() - 20] ^= 0x04;  // a byte in the data area
+    spit(old, d);
+    CHECK_THROWS_WITH_AS(load_model(old), doctest::Contains("checksum mismatch"), Error);
+    CHECK_THROWS_WITH_AS(load_model(old), doctest::Contains("FNV-1a 64, format version 1"), Error);
+    CHECK_THROWS_WITH_AS(load_model(old), doctest::Contains((old + ": the file is corrupt or truncated").c_str()),
+                         Error);
+  }
+  SUBCASE("the checksum must be the one of the file's version") {
+    const std::string body1 = v1.substr(0, v1.size() - 8), body2 = v2.substr(0, v2.size() - 8);
+    spit(old, body1 + le_bytes(XXH3_64bits(body1.data(), body1.size()), 8));  // version 1, XXH3
+    CHECK_THROWS_WITH_AS(load_model(old), doctest::Contains("checksum mismatch"), Error);
+    spit(old, body2 + le_bytes(fnv1a(body2), 8));  // version 2, FNV-1a
+    CHECK_THROWS_WITH_AS(load_model(old), doctest::Contains("checksum mismatch"), Error);
+  }
+  SUBCASE("truncated") {
+    spit(old, v1.substr(0, v1.size() - 3));
+    CHECK_THROWS_WITH_AS(load_model(old), doctest::Contains("the file is corrupt or truncated"), Error);
+    CHECK_THROWS_WITH_AS(load_model(old),
+                         doctest::Contains(("but the file has " + std::to_string(v1.size() - 3)).c_str()), Error);
+  }
+}
+
 TEST_CASE("model file: byte layout") {
   Fixture& fx = fixture();
   const std::string p = tmp("layout.stai");
@@ -324,22 +428,36 @@ TEST_CASE("model file: byte layout") {
   CHECK(j.at("submodels").size() == 2);
   CHECK(j.at("submodels")[0].at("parameter_layout")[0][0] == "ST_encoder.pre_fc.0.weight");
   CHECK(j.at("data_bytes") == parts.data.size());
-  CHECK(le64(s, s.size() - 8) == fnv1a64(s.data(), s.size() - 8));
+  CHECK(le32(s, 8) == 2);
+  CHECK(j.at("format_version") == 2);
+  CHECK(le64(s, s.size() - 8) == XXH3_64bits(s.data(), s.size() - 8));  // the checksum of format version 2
   // Every section lies in the data area, 8-byte aligned, and holds what the bundle holds.
-  const auto& R = fx.bundle.ref_values;
+  const auto& V = fx.bundle.ref_values;
+  const auto& P = fx.bundle.ref_pattern;
   for (const auto& sec : j.at("sections")) {
     const std::uint64_t off = sec.at("offset"), cnt = sec.at("count");
     const std::uint64_t es = sec.at("dtype") == "i64" ? 8 : 4;
     CHECK(off % 8 == 0);
     CHECK(off + cnt * es <= parts.data.size());
     if (sec.at("name") == "reference.values") {
-      REQUIRE(cnt == R.values.size());
-      CHECK(std::memcmp(parts.data.data() + off, R.values.data(), cnt * 4) == 0);  // little-endian host
+      REQUIRE(cnt == V.size());
+      CHECK(std::memcmp(parts.data.data() + off, V.data(), cnt * 4) == 0);  // little-endian host
+    }
+    if (sec.at("name") == "reference.indices") {  // stored as 32-bit indices
+      REQUIRE(cnt == P.indices.size());
+      for (std::size_t e = 0; e < cnt; ++e)
+        CHECK(static_cast<index_t>(le32(parts.data, off + 4 * e)) == P.indices[e]);
+    }
+    if (sec.at("name") == "reference.indptr") {
+      REQUIRE(cnt == P.indptr.size());
+      for (std::size_t e = 0; e < cnt; ++e) CHECK(static_cast<index_t>(le64(parts.data, off + 8 * e)) == P.indptr[e]);
     }
     if (sec.at("name") == "submodel.1.ref_codes")
       CHECK(sec.at("shape") == nlohmann::json({30, 4}));
   }
-  CHECK(j.at("reference_values").at("nnz") == R.nnz());
+  CHECK(j.at("reference_values").at("nnz") == V.size());
+  CHECK(j.at("reference_values").at("rows") == 30);
+  CHECK(j.at("reference_values").at("cols") == 10);
 
   SUBCASE("the data area starts 8-byte aligned whatever the header length") {
     for (int extra = 0; extra < 8; ++extra) {
@@ -368,6 +486,8 @@ TEST_CASE("model file: damaged or foreign files are rejected with clear errors")
     spit(p, b);
     CHECK_THROWS_WITH_AS(load_model(p), doctest::Contains("checksum mismatch"), Error);
     CHECK_THROWS_WITH_AS(load_model(p), doctest::Contains("the file is corrupt or truncated"), Error);
+    CHECK_THROWS_WITH_AS(load_model(p), doctest::Contains((p + ": ").c_str()), Error);
+    CHECK_THROWS_WITH_AS(load_model(p), doctest::Contains("XXH3-64, format version 2"), Error);
   }
   SUBCASE("a corrupt byte in the header") {
     std::string b = bytes;
@@ -410,10 +530,17 @@ TEST_CASE("model file: damaged or foreign files are rejected with clear errors")
   SUBCASE("unsupported format versions (checksum valid)") {
     Parts q = parts;
     q.version = model_file_max_read_version + 1;
+    q.header["format_version"] = q.version;
     spit(p, assemble(q));
-    CHECK_THROWS_WITH_AS(load_model(p), doctest::Contains("format version 2 is not supported"), Error);
-    CHECK_THROWS_WITH_AS(load_model(p), doctest::Contains("reads format versions 1 to 1"), Error);
-    CHECK_THROWS_WITH_AS(load_model(p), doctest::Contains("newer stai"), Error);
+    CHECK_THROWS_WITH_AS(load_model(p),
+                         doctest::Contains((p + ": model file format version 3 is not supported").c_str()), Error);
+    CHECK_THROWS_WITH_AS(load_model(p), doctest::Contains("reads format versions 1 to 2"), Error);
+    CHECK_THROWS_WITH_AS(load_model(p), doctest::Contains("newer stai: upgrade stai to load it"), Error);
+    q.version = 1000;  // the checksum is not even looked at
+    std::string far = assemble(q);
+    far[far.size() - 1] ^= 0x01;
+    spit(p, far);
+    CHECK_THROWS_WITH_AS(load_model(p), doctest::Contains("format version 1000 is not supported"), Error);
     q.version = 0;
     spit(p, assemble(q));
     CHECK_THROWS_WITH_AS(load_model(p), doctest::Contains("older stai"), Error);
@@ -423,7 +550,7 @@ TEST_CASE("model file: damaged or foreign files are rejected with clear errors")
     CHECK_NOTHROW(load_model(p));
   }
   SUBCASE("header JSON invalid or incomplete (checksum valid)") {
-    spit(p, assemble(1, "{\"genes\": [", parts.data));
+    spit(p, assemble(2, "{\"genes\": [", parts.data));
     CHECK_THROWS_WITH_AS(load_model(p), doctest::Contains("header is not valid JSON"), Error);
     Parts q = parts;
     q.header.erase("genes");
@@ -444,12 +571,12 @@ TEST_CASE("model file: damaged or foreign files are rejected with clear errors")
     q = parts;
     q.header["format_version"] = 7;
     spit(p, assemble(q));
-    CHECK_THROWS_WITH_AS(load_model(p), doctest::Contains("binary prefix says 1"), Error);
+    CHECK_THROWS_WITH_AS(load_model(p), doctest::Contains("binary prefix says 2"), Error);
     q = parts;
     q.header["seed"] = 5;
     spit(p, assemble(q));
     CHECK_THROWS_WITH_AS(load_model(p), doctest::Contains("config.seed is 1234"), Error);
-    spit(p, assemble(1, "[1, 2]", parts.data));
+    spit(p, assemble(2, "[1, 2]", parts.data));
     CHECK_THROWS_WITH_AS(load_model(p), doctest::Contains("must be a JSON object"), Error);
   }
   SUBCASE("sections inconsistent with the header (checksum valid)") {
@@ -536,9 +663,16 @@ TEST_CASE("model file: invalid bundles are refused before anything is written") 
   }
   SUBCASE("reference values") {
     b.ref_genes.pop_back();
-    refused(b, "reference values are 30 x 10 but there are 30 reference cells and 9 reference genes");
+    refused(b, "reference values (one column per reference gene, 9): row ");
+    refused(b, "has column index 9 outside [0, 9)");
     b = fx.bundle;
-    b.ref_values.values[0] = std::numeric_limits<float>::quiet_NaN();
+    b.set_reference_values(fx.ref_dense.topRows(29));
+    refused(b, "the reference values have 29 rows but there are 30 reference cells");
+    b = fx.bundle;
+    b.ref_values.pop_back();
+    refused(b, "column indices but");
+    b = fx.bundle;
+    b.ref_values[0] = std::numeric_limits<float>::quiet_NaN();
     refused(b, "values must be finite");
   }
   SUBCASE("metadata") {
@@ -579,7 +713,7 @@ TEST_CASE("model file: saving is atomic") {
     std::vector<std::string> names;
     for (int g = 0; g < 4000; ++g) names.push_back(std::string("B").append(std::to_string(g)));  // not "B" + string: GCC 12 -Wrestrict false positive
     big.ref_genes = names;
-    big.ref_values = csr_from_dense(dense);  // ~1 MB of sections
+    big.set_reference_values(dense);  // ~1 MB of sections
     rlimit old{};
     REQUIRE(getrlimit(RLIMIT_FSIZE, &old) == 0);
     rlimit lim = old;
@@ -600,7 +734,7 @@ TEST_CASE("model file: saving is atomic") {
     CHECK(leftover_temps(p) == 0);
     // Without the limit the same bundle saves and loads.
     save_model(p, big);
-    CHECK(load_model(p).ref_values.nnz() == 30 * 4000);
+    CHECK(load_model(p).ref_values.size() == 30 * 4000);
   }
   SUBCASE("saving over an existing file replaces it whole") {
     const std::string p = tmp("over.stai");
@@ -610,7 +744,7 @@ TEST_CASE("model file: saving is atomic") {
     const auto big_size = fs::file_size(p);
     ModelBundle small = fx.bundle;
     small.ref_genes = {"G0", "G1"};
-    small.ref_values = csr_from_dense(RowMatrix<float>(fx.ref_dense.leftCols(2)));
+    small.set_reference_values(RowMatrix<float>(fx.ref_dense.leftCols(2)));
     small.metadata = nlohmann::json::object();
     save_model(p, small);
     const auto small_size = fs::file_size(p);
@@ -623,50 +757,62 @@ TEST_CASE("model file: saving is atomic") {
   }
 }
 
-TEST_CASE("model file: sparse reference helpers") {
+TEST_CASE("model file: sparse reference values of a bundle") {
   RowMatrix<float> X(3, 4);
   X << 0, 1.5f, 0, -2,  //
       0, 0, 0, 0,       //
       3, 0, -0.0f, 0;
-  const CsrMatrix m = csr_from_dense(X);
-  CHECK(m.rows == 3);
-  CHECK(m.cols == 4);
-  CHECK(m.indptr == std::vector<std::int64_t>{0, 2, 2, 3});
-  CHECK(m.indices == std::vector<std::int32_t>{1, 3, 0});
-  CHECK(m.values == std::vector<float>{1.5f, -2.0f, 3.0f});
-  CHECK(csr_to_dense(m) == X);
+  ModelBundle m;
+  m.ref_genes = {"a", "b", "c", "d"};
+  m.set_reference_values(X);
+  CHECK(m.ref_pattern.n == 3);
+  CHECK(m.ref_pattern.indptr == std::vector<index_t>{0, 2, 2, 3});
+  CHECK(m.ref_pattern.indices == std::vector<index_t>{1, 3, 0});
+  CHECK(m.ref_values == std::vector<float>{1.5f, -2.0f, 3.0f});
+  CHECK(m.reference_values() == X);
   RowMatrix<float> want(3, 3);
   want << -2, 0, -2,  //
       0, 0, 0,        //
       0, 3, 0;
-  CHECK(csr_columns(m, {3, 0, 3}) == want);
-  CHECK(csr_columns(m, {}).cols() == 0);
-  CHECK_THROWS_WITH_AS(csr_columns(m, {4}), doctest::Contains("column 4 outside [0, 4)"), Error);
+  CHECK(m.reference_values({"d", "a", "d"}) == want);
+  CHECK(m.reference_values(std::vector<std::string>{}).cols() == 0);
+  CHECK_THROWS_WITH_AS(m.reference_values({"e"}), doctest::Contains("1 of the 1 requested genes: 'e'"), Error);
 
   SUBCASE("empty shapes") {
-    const CsrMatrix e = csr_from_dense(RowMatrix<float>(5, 0));
-    CHECK(e.indptr == std::vector<std::int64_t>(6, 0));
-    CHECK_NOTHROW(e.check());
-    CHECK_NOTHROW(CsrMatrix{}.check());
+    ModelBundle e;
+    e.set_reference_values(RowMatrix<float>(5, 0));
+    CHECK(e.ref_pattern.indptr == std::vector<index_t>(6, 0));
+    CHECK(e.reference_values().rows() == 5);
+    CHECK_NOTHROW(e.ref_pattern.validate_columns(0, "x"));
+    CHECK_NOTHROW(CsrGraph{}.validate_columns(0, "x"));
   }
   SUBCASE("malformed structures are named") {
-    CsrMatrix b = m;
+    CsrGraph b = m.ref_pattern;
     b.indices = {3, 1, 0};
-    CHECK_THROWS_WITH_AS(b.check(), doctest::Contains("not strictly ascending"), Error);
-    b = m;
+    CHECK_THROWS_WITH_AS(b.validate_columns(4, "ref"),
+                         doctest::Contains("ref: row 0 has column indices that are not strictly ascending (3 then 1)"),
+                         Error);
+    b = m.ref_pattern;
     b.indices[2] = 4;
-    CHECK_THROWS_WITH_AS(b.check(), doctest::Contains("column index 4 outside"), Error);
-    b = m;
+    CHECK_THROWS_WITH_AS(b.validate_columns(4, "ref"), doctest::Contains("column index 4 outside [0, 4)"), Error);
+    b = m.ref_pattern;
     b.indptr = {0, 3, 2, 3};
-    CHECK_THROWS_WITH_AS(b.check(), doctest::Contains("indptr decreases at row 1"), Error);
-    b = m;
+    CHECK_THROWS_WITH_AS(b.validate_columns(4, "ref"), doctest::Contains("indptr decreases at row 1"), Error);
+    b = m.ref_pattern;
     b.indptr.pop_back();
-    CHECK_THROWS_WITH_AS(b.check(), doctest::Contains("indptr has 3 entries for 3 rows"), Error);
-    b = m;
-    b.values.pop_back();
-    CHECK_THROWS_WITH_AS(b.check(), doctest::Contains("3 column indices but 2 values"), Error);
-    b = m;
-    b.values[1] = std::numeric_limits<float>::infinity();
-    CHECK_THROWS_WITH_AS(b.check(), doctest::Contains("values must be finite"), Error);
+    CHECK_THROWS_WITH_AS(b.validate_columns(4, "ref"), doctest::Contains("indptr has 3 entries for 3 rows"), Error);
+    b = m.ref_pattern;
+    b.indptr.back() = 2;
+    CHECK_THROWS_WITH_AS(b.validate_columns(4, "ref"),
+                         doctest::Contains("indptr must run from 0 to the number of stored values (3)"), Error);
+    ModelBundle c = m;
+    c.ref_values.pop_back();
+    CHECK_THROWS_WITH_AS(c.reference_values(), doctest::Contains("3 column indices but 2 values"), Error);
+    c = m;
+    c.ref_values[1] = std::numeric_limits<float>::infinity();
+    CHECK_THROWS_WITH_AS(c.reference_values(), doctest::Contains("values must be finite"), Error);
+    c = m;
+    c.ref_genes.pop_back();
+    CHECK_THROWS_WITH_AS(c.reference_values(), doctest::Contains("column index 3 outside [0, 3)"), Error);
   }
 }

@@ -10,7 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include <stai/model/model_file.hpp>
+#include <stai/io/model_file_read.hpp>
+#include <stai/io/model_file_write.hpp>
 #include <stai/model/pipeline.hpp>
 #include <stai/plot/plot.hpp>
 
@@ -84,7 +85,7 @@ Trained<B> train_or_load(const CommonOptions& o, const Config& base, bool need_l
     restore_ensemble(ens, b);
     t.cfg = b.config;
     t.ref_genes = b.ref_genes;
-    t.model.restore(std::move(ens), b.st_scaling, b.sc_scaling, b.ref_genes, csr_to_dense(b.ref_values));
+    t.model.restore(std::move(ens), b.st_scaling, b.sc_scaling, b.ref_genes, b.reference_values());
     t.loaded = true;
     con.say("Loaded the model ", o.model, " (", b.genes.size(), " genes, ", b.submodels.size(), " submodels",
             b.class_names.empty() ? std::string() : ", " + std::to_string(b.class_names.size()) + " cell types",
@@ -140,7 +141,7 @@ void save_trained(const Trained<B>& t, const CommonOptions& o, const std::string
   json meta = {{"command", command}, {"spatial", utf8_text(o.spatial)}, {"reference", utf8_text(o.reference)},
                {"spatial_key", utf8_text(o.spatial_key)}, {"label_key", utf8_text(o.label_key)}};
   ModelBundle b = make_model_bundle(t.model.ensemble(), t.model.spatial_scaling(), t.model.reference_scaling(),
-                                    t.model.reference_genes(), csr_from_dense(t.model.reference_lognorm()), meta);
+                                    t.model.reference_genes(), t.model.reference_lognorm(), meta);
   b.config.eval_step = t.cfg.eval_step;
   save_model(o.save_model, b);
 }

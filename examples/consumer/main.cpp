@@ -1,7 +1,8 @@
 // A complete small stai program: write a simulated spatial slice and a
 // reference to .h5ad files, read them back as a user would read their own,
 // train the stAI ensemble, impute genes the panel does not measure, annotate
-// cell types, and write the results to an .h5ad file scanpy can open.
+// cell types, write the results to an .h5ad file scanpy can open, and save
+// the fitted model to a model file and load it back.
 //
 //   stai_example [output-directory] [epochs]
 #include <cstdio>
@@ -10,6 +11,8 @@
 
 #include <stai/io/h5ad/read.hpp>
 #include <stai/io/h5ad/write.hpp>
+#include <stai/io/model_file_read.hpp>
+#include <stai/io/model_file_write.hpp>
 #include <stai/stai.hpp>
 
 int main(int argc, char** argv) {
@@ -70,6 +73,23 @@ int main(int argc, char** argv) {
                 stai::version(), rep.model_genes.size(), genes.size(), stai::eval::median(pcc),
                 double(correct) / double(ann.labels.size()));
     std::printf("wrote %s\n", (dir / "imputed.h5ad").string().c_str());
+
+    // 5. Save the fitted model, load it back and check it imputes the same.
+    const std::string model_path = (dir / "model.stai").string();
+    stai::save_model(model_path, stai::make_model_bundle(model.ensemble(), model.spatial_scaling(),
+                                                         model.reference_scaling(), model.reference_genes(),
+                                                         model.reference_lognorm()));
+    const stai::ModelBundle loaded = stai::load_model(model_path);
+    stai::Ensemble<stai::Cpu, float> restored;
+    stai::restore_ensemble(restored, loaded);
+    const stai::RowMatrix<float> values = loaded.reference_values(genes);
+    const stai::Imputation before = model.ensemble().impute(cpu, model.spatial_scaled(), model.spatial_graph(), values);
+    const stai::Imputation after = restored.impute(cpu, model.spatial_scaled(), model.spatial_graph(), values);
+    if (before.mean != after.mean) {
+      std::fprintf(stderr, "the model loaded from %s imputes differently\n", model_path.c_str());
+      return 1;
+    }
+    std::printf("saved and reloaded %s\n", model_path.c_str());
     std::printf("stai consumer ok\n");
   } catch (const stai::Error& e) {
     std::fprintf(stderr, "%s\n", e.what());

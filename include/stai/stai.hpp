@@ -1,6 +1,7 @@
 // stai — umbrella header: the whole header-only library on the CPU backend.
 // (.cu translation units also get the CUDA backend.) The HDF5 readers and
-// writers (io/h5ad/read.hpp, io/h5ad/write.hpp, io/loom.hpp), YAML configs
+// writers (io/h5ad/read.hpp, io/h5ad/write.hpp, io/loom.hpp), model files
+// (io/model_file_write.hpp, io/model_file_read.hpp), YAML configs
 // (io/config_yaml.hpp) and figures (plot/plot.hpp) need extra libraries and
 // are included separately.
 #pragma once
@@ -43,6 +44,6 @@
 #include "model/stai_model.hpp"
 #include "model/ensemble.hpp"
 #include "model/pipeline.hpp"
-#include "model/model_file.hpp"
+#include "model/model_bundle.hpp"
 #include "eval/metrics.hpp"
 #include "eval/cross_validation.hpp"

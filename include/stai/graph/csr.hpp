@@ -1,5 +1,6 @@
 // stai — compressed sparse row graphs (host side).
 #pragma once
+#include <string>
 #include <vector>
 
 #include "../config.hpp"
@@ -30,6 +31,29 @@ struct CsrGraph {
       STAI_CHECK(indptr[i] <= indptr[i + 1], "CSR graph: indptr decreases at node ", i);
     for (index_t j : indices)
       STAI_CHECK(j >= 0 && j < n, "CSR graph: edge target ", j, " outside [0, ", n, ")");
+  }
+
+  /// Throws unless the structure is well formed as the rows of a sparse
+  /// matrix (a bipartite graph: n rows, edges to `cols` columns): indptr has
+  /// n + 1 non-decreasing entries from 0 to the edge count, and within each
+  /// row the column indices lie in [0, cols) and strictly ascend. `where`
+  /// starts every message.
+  void validate_columns(index_t cols, const std::string& where) const {
+    STAI_CHECK(n >= 0 && static_cast<index_t>(indptr.size()) == n + 1, where, ": indptr has ", indptr.size(),
+               " entries for ", n, " rows (needs rows + 1)");
+    STAI_CHECK(indptr.front() == 0 && indptr.back() == num_edges(), where,
+               ": indptr must run from 0 to the number of stored values (", num_edges(), "), it runs from ",
+               indptr.front(), " to ", indptr.back());
+    for (index_t i = 0; i < n; ++i)
+      STAI_CHECK(indptr[i] <= indptr[i + 1], where, ": indptr decreases at row ", i);
+    for (index_t i = 0; i < n; ++i)
+      for (index_t e = indptr[i]; e < indptr[i + 1]; ++e) {
+        const index_t c = indices[static_cast<std::size_t>(e)];
+        STAI_CHECK(c >= 0 && c < cols, where, ": row ", i, " has column index ", c, " outside [0, ", cols, ")");
+        STAI_CHECK(e == indptr[i] || indices[static_cast<std::size_t>(e) - 1] < c, where, ": row ", i,
+                   " has column indices that are not strictly ascending (", indices[static_cast<std::size_t>(e) - 1],
+                   " then ", c, ")");
+      }
   }
 
   /// Builds a CSR graph from an edge list (src[e] -> dst[e]); edges keep

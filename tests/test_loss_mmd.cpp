@@ -258,9 +258,9 @@ TEST_CASE("MMD: edge cases") {
 }
 
 TEST_CASE("MMD: the kernel pass's exp equals Eigen's pexp bit for bit and is accurate") {
-  namespace ei = Eigen::internal;
-  using P = ei::packet_traits<float>::type;
-  constexpr int PS = ei::packet_traits<float>::size;
+  namespace ei = stai::packet;
+  using P = ei::Packet<float>;
+  constexpr int PS = ei::packet_size<float>;
   // x = -L/(4b) <= 0: every 61st float from -0 down to about -92, densely
   // around the fast path's edge (-87) and the normal range's end (-87.34),
   // and the special values.

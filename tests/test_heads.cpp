@@ -9,6 +9,7 @@
 #include <cstring>
 #include <numeric>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -586,6 +587,9 @@ TEST_CASE("LearnableAttention is reproducible for a given thread count") {
   const auto a = run(), b = run();
   CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
+
+// The CPU backend's own building blocks are the ones the head uses on it.
+static_assert(std::is_same_v<decltype(topk_select_kernels(Cpu{})), TopKCpuKernels>);
 
 TEST_CASE("TopKSelectRow: rank selection and heap agree with a full sort on crafted rows") {
   // Rows of keys are given directly (sq1 = sq2 = 0, g = key), so the

@@ -11,7 +11,7 @@
 //   histogram            per-gene PCC distribution with its median
 #include <cmath>
 #include <cstdio>
-#include <stai/io/plot.hpp>
+#include <stai/plot/plot.hpp>
 #include <stai/random.hpp>
 #include <string>
 #include <vector>

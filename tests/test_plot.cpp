@@ -1,16 +1,17 @@
-// Tests for the cairo figures (io/plot.hpp): formats, sizes, colours of known
+// Tests for the cairo figures (plot/): formats, sizes, colours of known
 // cells read back from the PNG, orientation, legends, histograms, errors and
-// atomic output.
+// atomic output, and the marker spacing from the kNN graph.
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <stai/io/plot.hpp>
+#include <stai/plot/plot.hpp>
 #include <string>
 #include <vector>
 
@@ -661,4 +662,98 @@ TEST_CASE("plot: the automatic point size follows the cell density") {
   CHECK(plot_spatial_continuous(plot_tmp("lattice.png"), lattice(5), std::vector<double>(25, 1.0), "", "", o)
             .panels[0]
             .point_diameter == 3.5);
+}
+
+namespace {
+
+/// The typical spacing by brute force: for every max(1, n / 4000)-th cell, the
+/// k-th (k = min(8, n - 1), fewer if fewer cells lie elsewhere) smallest
+/// squared distance r2 to the cells at other positions gives sqrt(pi r2 / k);
+/// the median of those.
+double spacing_brute_force(const RowMatrix<double>& c) {
+  const index_t n = c.rows();
+  const index_t k = std::min<index_t>(8, n - 1), stride = std::max<index_t>(1, n / 4000);
+  std::vector<double> s;
+  for (index_t q = 0; q < n; q += stride) {
+    std::vector<double> d2;
+    for (index_t j = 0; j < n; ++j) {
+      const double dx = c(j, 0) - c(q, 0), dy = c(j, 1) - c(q, 1);
+      if (dx != 0 || dy != 0) d2.push_back(dx * dx + dy * dy);
+    }
+    if (d2.empty()) continue;
+    std::sort(d2.begin(), d2.end());
+    const auto found = std::min<std::size_t>(static_cast<std::size_t>(k), d2.size());
+    s.push_back(std::sqrt(3.14159265358979323846 * d2[found - 1] / static_cast<double>(found)));
+  }
+  if (s.empty()) return std::nan("");
+  std::sort(s.begin(), s.end());
+  return s.size() % 2 ? s[s.size() / 2] : 0.5 * (s[s.size() / 2 - 1] + s[s.size() / 2]);
+}
+
+double spacing_of(const RowMatrix<double>& c) {
+  return plot::detail::typical_spacing(c, plot::detail::check_coords("spacing", c));
+}
+
+}  // namespace
+
+TEST_CASE("plot: the typical cell spacing is the median 8th-neighbour spacing") {
+  std::uint64_t state = 12345;
+  auto uniform = [&] {  // xorshift64*: a small deterministic generator
+    state ^= state >> 12;
+    state ^= state << 25;
+    state ^= state >> 27;
+    return static_cast<double>((state * 2685821657736338717ull) >> 11) / 9007199254740992.0;
+  };
+  SUBCASE("a square lattice: 4 neighbours at 1 and 4 at sqrt(2) inside") {
+    RowMatrix<double> c(1600, 2);
+    for (index_t i = 0; i < 1600; ++i) {
+      c(i, 0) = static_cast<double>(i % 40);
+      c(i, 1) = static_cast<double>(i / 40);
+    }
+    CHECK(spacing_of(c) == doctest::Approx(std::sqrt(3.14159265358979323846 * 2 / 8)));
+  }
+  SUBCASE("random cells, with and without shared positions, agree with brute force") {
+    for (index_t n : {2, 3, 9, 10, 500, 9000}) {
+      CAPTURE(n);
+      RowMatrix<double> c(n, 2), snapped(n, 2);
+      for (index_t i = 0; i < n; ++i) {
+        c(i, 0) = 300 * uniform() - 100;
+        c(i, 1) = 40 * uniform();
+        snapped(i, 0) = std::round(c(i, 0) / 7) * 7;  // many cells per position
+        snapped(i, 1) = std::round(c(i, 1) / 7) * 7;
+      }
+      CHECK(spacing_of(c) == doctest::Approx(spacing_brute_force(c)).epsilon(1e-12));
+      if (std::isfinite(spacing_brute_force(snapped)))
+        CHECK(spacing_of(snapped) == doctest::Approx(spacing_brute_force(snapped)).epsilon(1e-12));
+    }
+  }
+  SUBCASE("most cells on one spot, cells on a line, and a ring of ties wider than a kNN row") {
+    RowMatrix<double> heap(300, 2), line(200, 2), ring(61, 2);
+    for (index_t i = 0; i < 300; ++i) {
+      const bool spot = i % 10 != 3;
+      heap(i, 0) = spot ? 5.0 : 10 * uniform();
+      heap(i, 1) = spot ? 5.0 : 10 * uniform();
+    }
+    for (index_t i = 0; i < 200; ++i) {
+      line(i, 0) = 50 * uniform();
+      line(i, 1) = 2.5;
+    }
+    // Cell 0 at the centre of 40 cells on a circle (equal distances up to rounding), 20 far away.
+    ring(0, 0) = ring(0, 1) = 0;
+    for (index_t i = 1; i <= 40; ++i) {
+      ring(i, 0) = std::cos(0.05 * 3.14159265358979323846 * static_cast<double>(i));
+      ring(i, 1) = std::sin(0.05 * 3.14159265358979323846 * static_cast<double>(i));
+    }
+    for (index_t i = 41; i < 61; ++i) {
+      ring(i, 0) = 100 + uniform();
+      ring(i, 1) = uniform();
+    }
+    for (const auto* c : {&heap, &line, &ring}) {
+      CHECK(spacing_of(*c) == doctest::Approx(spacing_brute_force(*c)).epsilon(1e-12));
+    }
+  }
+  SUBCASE("no spacing when every cell shares one position, or there is one cell") {
+    CHECK(std::isnan(spacing_of(coords_of({{2, 3}, {2, 3}, {2, 3}}))));
+    CHECK(std::isnan(spacing_of(coords_of({{2, 3}}))));
+  }
 }

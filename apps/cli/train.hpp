@@ -10,9 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include <stai/io/plot.hpp>
 #include <stai/model/model_file.hpp>
 #include <stai/model/pipeline.hpp>
+#include <stai/plot/plot.hpp>
 
 #include "annotation.hpp"
 #include "backend.hpp"

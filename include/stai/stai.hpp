@@ -1,7 +1,7 @@
 // stai — umbrella header: the whole header-only library on the CPU backend.
 // (.cu translation units also get the CUDA backend.) The HDF5 readers and
 // writers (io/h5ad.hpp, io/loom.hpp), YAML configs (io/config_yaml.hpp) and
-// figures (io/plot.hpp) need extra libraries and are included separately.
+// figures (plot/plot.hpp) need extra libraries and are included separately.
 #pragma once
 #include "config.hpp"
 #include "error.hpp"

@@ -28,9 +28,10 @@
 // the z1 gradient; the z2 gradient is a race-free gather over the transposed
 // selection (a CSR built by a stable counting sort on the host,
 // transpose_selection, rebuilt after each forward, in ascending (i, t) order
-// -> bitwise identical for any thread count). With k >= n2 (paper variant) the selection is implicit (j = t),
-// nothing is selected or sorted, S is dense (n1 x n2 weights stored) and
-// S V, dY V^T are GEMMs; the z2 gather walks blocks of 16 reference cells.
+// -> bitwise identical for any thread count). With k >= n2 (paper variant)
+// the selection is implicit (j = t), nothing is selected or sorted, S is
+// dense (n1 x n2 weights stored) and S V, dY V^T are GEMMs; the z2 gather
+// walks blocks of 16 reference cells.
 // That path is reproducible for a given thread count (Eigen's GEMM blocking
 // depends on the thread count), and costs O(n1 n2 d) per call.
 //

@@ -2,6 +2,7 @@
 // osmFISH size (4,839 cells) and 4x that.
 #include <benchmark/benchmark.h>
 
+#include <stai/backend/cpu.hpp>
 #include <stai/graph/knn.hpp>
 #include <stai/graph/minibatch.hpp>
 #include <stai/random.hpp>

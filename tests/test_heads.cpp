@@ -9,6 +9,7 @@
 #include <cstring>
 #include <numeric>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -587,6 +588,9 @@ TEST_CASE("LearnableAttention is reproducible for a given thread count") {
   CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
+// The CPU backend's own building blocks are the ones the head uses on it.
+static_assert(std::is_same_v<decltype(topk_select_kernels(Cpu{})), TopKCpuKernels>);
+
 TEST_CASE("TopKSelectRow: rank selection and heap agree with a full sort on crafted rows") {
   // Rows of keys are given directly (sq1 = sq2 = 0, g = key), so the
   // expected selection is a plain sort of (clamped key, j). Both scratch
@@ -606,16 +610,20 @@ TEST_CASE("TopKSelectRow: rank selection and heap agree with a full sort on craf
     for (index_t t = 0; t < k; ++t) out.push_back(e[static_cast<std::size_t>(t)].second);
     return out;
   };
-  auto run = [&](std::vector<float> keys, index_t k, index_t cap) {
+  // K: the CPU's building blocks (SIMD where compiled in) or the plain loops
+  auto run_with = [&](auto kernels, std::vector<float> keys, index_t k, index_t cap) {
+    using Sel = ops::TopKSelectRow<float, decltype(kernels)>;
     const index_t n2 = static_cast<index_t>(keys.size());
     std::vector<float> sq2(keys.size(), 0.0f);
     const float sq1 = 0.0f;
-    std::vector<ops::TopKEntry<float>> scratch(
-        static_cast<std::size_t>(ops::TopKSelectRow<float>::scratch_stride(k, cap)));
+    std::vector<ops::TopKEntry<float>> scratch(static_cast<std::size_t>(Sel::scratch_stride(k, cap)));
     std::vector<index_t> idx(static_cast<std::size_t>(k), -1);
-    const ops::TopKSelectRow<float> sel{keys.data(), &sq1, sq2.data(), scratch.data(), idx.data(), n2, k, inf, cap};
+    const Sel sel{keys.data(), &sq1, sq2.data(), scratch.data(), idx.data(), n2, k, inf, cap};
     sel(0);
     return idx;
+  };
+  auto run = [&](std::vector<float> keys, index_t k, index_t cap) {
+    return run_with(topk_select_kernels(Cpu{}), std::move(keys), k, cap);
   };
   Rng rng(77);
   std::vector<std::pair<std::string, std::vector<float>>> rows;
@@ -656,7 +664,8 @@ TEST_CASE("TopKSelectRow: rank selection and heap agree with a full sort on craf
       CAPTURE(k);
       const auto want = expected(keys, k);
       CHECK(run(keys, k, 0) == want);
-      const index_t cap = ops::TopKSelectRow<float>::host_capacity(k);
+      CHECK(run_with(ops::TopKScalar{}, keys, k, 0) == want);
+      const index_t cap = decltype(topk_select_kernels(Cpu{}))::capacity<float>(k);
       if (cap > 0) {
         CHECK(run(keys, k, cap) == want);
         CHECK(run(keys, k, ((k + 3) / 4) * 4) == want);  // smallest capacity: overflows often

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include <stai/backend/cpu.hpp>
 #include <stai/graph/knn.hpp>
 #include <stai/random.hpp>
 
@@ -161,6 +162,8 @@ TEST_CASE("knn_graph edge cases and thread independence") {
     two.threads = 2;
     two.leaf_size = 3;
     CHECK(knn_graph(p, 10, one).indices == knn_graph(p, 10, two).indices);
+    // the same on a host backend given directly (its threads, not opt's)
+    CHECK(knn_graph(Cpu{3}, p, 10, one).indices == knn_graph(p, 10, one).indices);
   }
 }
 

@@ -258,9 +258,9 @@ TEST_CASE("MMD: edge cases") {
 }
 
 TEST_CASE("MMD: the kernel pass's exp equals Eigen's pexp bit for bit and is accurate") {
-  namespace ei = Eigen::internal;
-  using P = ei::packet_traits<float>::type;
-  constexpr int PS = ei::packet_traits<float>::size;
+  namespace ei = stai::packet;
+  using P = ei::Packet<float>;
+  constexpr int PS = ei::packet_size<float>;
   // x = -L/(4b) <= 0: every 61st float from -0 down to about -92, densely
   // around the fast path's edge (-87) and the normal range's end (-87.34),
   // and the special values.
@@ -307,4 +307,32 @@ TEST_CASE("MMD: the kernel pass's exp equals Eigen's pexp bit for bit and is acc
 #else
   MESSAGE("Eigen is not 3.4.0: bitwise agreement with its pexp is not checked");
 #endif
+}
+
+TEST_CASE("MMD: the CPU backend's own kernels are chosen by the documented shape rules") {
+  // backend/cpu/mmd_kernels.hpp: GEMM-free distance tiles when the tile rows
+  // (and the tile columns, or all n) are whole packets; GEMM-free backward
+  // when a code row is 1, 2 or 4 packets. The generic overload (other
+  // backends) takes over nothing.
+  Cpu be;
+  constexpr index_t PS = packet::packet_size<float>;
+  const index_t n = 40 * PS;
+  std::vector<float> zaug(static_cast<std::size_t>(n * (4 * PS + 1)), 1.0f);
+  Buffer<Cpu, float> zt;
+  for (index_t packets : {index_t(1), index_t(2), index_t(4)}) {
+    const index_t d = packets * PS;
+    const auto k = mmd_fast_kernels(be, zaug.data(), n, d, 8 * PS, 16 * PS, zt);
+    CHECK(k.distance);
+    CHECK(k.zt == zt.data());
+    CHECK(k.backward == packets);
+  }
+  if (PS > 1) {  // rows of a tile not a whole number of packets; d = 3 packets
+    const auto k = mmd_fast_kernels(be, zaug.data(), n, 3 * PS, PS + 1, 16 * PS, zt);
+    CHECK(!k.distance);
+    CHECK(k.zt == nullptr);
+    CHECK(k.backward == 0);
+  }
+  const auto g = mmd_fast_kernels<Cpu, float>(be, zaug.data(), n, PS, 8 * PS, 16 * PS, zt);
+  CHECK(!g.distance);
+  CHECK(g.backward == 0);
 }

@@ -6,6 +6,7 @@
 #include <set>
 #include <vector>
 
+#include <stai/backend/cpu.hpp>
 #include <stai/graph/knn.hpp>
 #include <stai/graph/minibatch.hpp>
 #include <stai/random.hpp>

@@ -48,6 +48,7 @@
 #include <string>
 #include <vector>
 
+#include <stai/backend/cpu.hpp>
 #include <stai/graph/knn.hpp>
 #include <stai/model/stai_model.hpp>
 

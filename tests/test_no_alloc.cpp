@@ -182,7 +182,7 @@ TEST_CASE("a full-batch training step allocates nothing after the first") {
     // Known exception, 2 per step: the GAT backward's attention-vector
     // gradients are GEMMs with one row (stai::gemm with m = 1); Eigen runs
     // them as matrix-vector products and first evaluates the scaled row
-    // alpha * A into a heap temporary (Eigen::internal::aligned_malloc).
+    // alpha * A into a heap temporary (Eigen's internal aligned_malloc).
     // Any other malloc makes this fail; when that temporary is gone the
     // bound is 0.
     CHECK(mallocs.load() <= 2 * kSteps);

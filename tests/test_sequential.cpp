@@ -27,6 +27,36 @@ bool same_bits(const double* a, const double* b, index_t n) {
 }
 }  // namespace
 
+// The layer contract (layers/layer.hpp) accepts every stai layer and
+// Sequential itself, and rejects a type that misses one member.
+namespace {
+struct NoBackward {
+  void declare(ParamArena<Cpu, double>&, const std::string&) {}
+  void bind(ParamArena<Cpu, double>&) {}
+  index_t out_cols(index_t c) const { return c; }
+  void forward(Context<Cpu>&, CMatRef<double>, MatRef<double>) {}
+};
+struct NoOutCols {
+  void declare(ParamArena<Cpu, double>&, const std::string&) {}
+  void bind(ParamArena<Cpu, double>&) {}
+  void forward(Context<Cpu>&, CMatRef<double>, MatRef<double>) {}
+  void backward(Context<Cpu>&, CMatRef<double>, CMatRef<double>, CMatRef<double>, MatRef<double>, Grad) {}
+};
+struct Complete : NoOutCols {
+  index_t out_cols(index_t c) const { return c; }
+};
+}  // namespace
+static_assert(Layer<Linear<Cpu, double>, Cpu, double>);
+static_assert(Layer<ReLU<Cpu, double>, Cpu, double>);
+static_assert(Layer<LeakyReLU<Cpu, float>, Cpu, float>);
+static_assert(Layer<Dropout<Cpu, double>, Cpu, double>);
+static_assert(Layer<Seq4, Cpu, double>);
+static_assert(Layer<Complete, Cpu, double>);
+static_assert(!Layer<NoBackward, Cpu, double>);
+static_assert(!Layer<NoOutCols, Cpu, double>);
+static_assert(!Layer<Linear<Cpu, float>, Cpu, double>);  // another scalar type
+static_assert(!Layer<int, Cpu, double>);
+
 TEST_CASE("Sequential declares '<prefix>.<i>' parameters and computes its widths") {
   Cpu be;
   ParamArena<Cpu, double> arena;

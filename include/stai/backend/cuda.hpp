@@ -7,6 +7,8 @@
 //
 //   Cuda::allocate<T>(n) / Cuda::deallocate(p)   device memory (cudaMalloc)
 //   launch(be, n, f), launch_rows(be, n, f)      grid-stride kernel over f(i)
+//   task_workers(be, n) == 1, launch_tasks(be, n, w, f)
+//                                                tasks one after another
 //   reduce_sum(be, n, f) -> double               deterministic block partials
 //   fill, copy, copy_to_host, copy_from_host, synchronize
 //   gemm(be, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
@@ -22,7 +24,7 @@
 #if !defined(__CUDACC__)
 #error "stai/backend/cuda.hpp needs nvcc: include it from a .cu file (or a source with LANGUAGE CUDA) and link stai::cuda; plain C++ files may include stai/backend/cuda/device.hpp"
 #else
-#include "cpu.hpp"  // Op, and the CPU backend next to this one
+#include "cpu.hpp"  // the CPU backend next to this one
 #include "cuda/check.hpp"
 #include "cuda/device.hpp"
 #include "cuda/launch.hpp"

@@ -13,6 +13,9 @@
 //     for the order within the row and for which cell is kept at the k-th
 //     place.
 // The search is exact (no approximation). Distances are computed in double.
+// The queries run in parallel rows on a host backend: knn_graph(host, ...)
+// takes it; knn_graph(coords, k, opt) runs them on the CPU backend with
+// opt.threads threads (backend/cpu/knn.hpp).
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -21,7 +24,6 @@
 
 #include <nanoflann.hpp>
 
-#include "../backend/cpu.hpp"
 #include "../config.hpp"
 #include "../error.hpp"
 #include "../tensor/matrix.hpp"
@@ -30,8 +32,9 @@
 namespace stai {
 
 struct KnnOptions {
-  /// Threads for the queries (0 = OpenMP default). The result does not
-  /// depend on it.
+  /// Threads for the queries of knn_graph(coords, k, opt) (0 = OpenMP
+  /// default; knn_graph(host, ...) uses the host backend's). The result does
+  /// not depend on it.
   int threads = 0;
   /// Maximum number of points in a k-d tree leaf (nanoflann's leaf_max_size).
   index_t leaf_size = 16;
@@ -92,15 +95,14 @@ class TieBreakKnnResult {
   std::size_t count_ = 0;
 };
 
-template <int Dim>
-void knn_search_dim(const double* pts, index_t n, index_t k, const KnnOptions& opt,
+template <int Dim, class Host>
+void knn_search_dim(const Host& be, const double* pts, index_t n, index_t k, const KnnOptions& opt,
                     index_t* out_idx, double* out_sqdist) {
   using Metric = nanoflann::L2_Simple_Adaptor<double, KnnPoints, double, std::uint32_t>;
   using Tree = nanoflann::KDTreeSingleIndexAdaptor<Metric, KnnPoints, Dim, std::uint32_t>;
   const KnnPoints data{pts, static_cast<std::size_t>(n), static_cast<std::size_t>(Dim)};
   Tree tree(Dim, data,
             nanoflann::KDTreeSingleIndexAdaptorParams(static_cast<std::size_t>(opt.leaf_size)));
-  const Cpu be{opt.threads};
   // Each query finds the k best cells by (distance, index), i itself included
   // unless k cells with smaller indices share its coordinates; then i is moved
   // (or put) first and the remaining k - 1 others keep their order.
@@ -131,9 +133,11 @@ void knn_search_dim(const double* pts, index_t n, index_t k, const KnnOptions& o
 /// n x 3 (one cell per row). If `distances` is given it receives the
 /// Euclidean distances in the same layout (n * k values, row-major).
 /// Throws when k < 1, k > n, coordinates are not finite, or the dimension is
-/// not 2 or 3.
-inline CsrGraph knn_graph(const RowMatrix<double>& coords, index_t k, const KnnOptions& opt = {},
-                          std::vector<double>* distances = nullptr) {
+/// not 2 or 3. The queries run as parallel rows (launch_rows) on `host`, a
+/// backend whose loops run on the host (the CPU backend).
+template <class Host>
+CsrGraph knn_graph(const Host& host, const RowMatrix<double>& coords, index_t k, const KnnOptions& opt = {},
+                   std::vector<double>* distances = nullptr) {
   const index_t n = coords.rows(), d = coords.cols();
   STAI_CHECK(d == 2 || d == 3, "spatial kNN: coordinates must have 2 or 3 columns (x, y[, z]), got ",
              d, "; pass the spatial coordinates (e.g. obsm['spatial']) with one cell per row");
@@ -155,9 +159,9 @@ inline CsrGraph knn_graph(const RowMatrix<double>& coords, index_t k, const KnnO
   if (distances) distances->resize(static_cast<std::size_t>(n * k));
   double* dist = distances ? distances->data() : nullptr;
   if (d == 2)
-    detail::knn_search_dim<2>(coords.data(), n, k, opt, g.indices.data(), dist);
+    detail::knn_search_dim<2>(host, coords.data(), n, k, opt, g.indices.data(), dist);
   else
-    detail::knn_search_dim<3>(coords.data(), n, k, opt, g.indices.data(), dist);
+    detail::knn_search_dim<3>(host, coords.data(), n, k, opt, g.indices.data(), dist);
   if (dist)
     for (auto& v : *distances) v = std::sqrt(v);
   return g;

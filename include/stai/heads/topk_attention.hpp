@@ -15,8 +15,9 @@
 //   * |z1_i|^2, |z2_j|^2 per row; for each tile of `tile_rows` spatial rows one
 //     GEMM gives -2 z1 z2^T, and a per-row functor keeps the k smallest clamped
 //     squared distances |a|^2 + |b|^2 - 2ab (ties by index; see
-//     ops::TopKSelectRow); with several CPU threads the tiles are cut into
-//     equal shares per thread;
+//     ops::TopKSelectRow, with the backend's building blocks from
+//     topk_select_kernels); with several workers (task_workers: the CPU's
+//     threads) the tiles are cut into equal shares per worker;
 //   * the distances of the k kept pairs are then recomputed directly from the
 //     coordinates (k d flops per row): the weights and gradients do not suffer
 //     the cancellation of the GEMM form, and identical rows give D == 0 exactly.
@@ -25,11 +26,12 @@
 //   * imputed rows are gathers over the k kept reference cells.
 // Backward: one per-row functor gives the softmax/distance coefficients and
 // the z1 gradient; the z2 gradient is a race-free gather over the transposed
-// selection (a CSR built by a stable counting sort on the host, rebuilt after
-// each forward, in ascending (i, t) order -> bitwise identical for any thread
-// count). With k >= n2 (paper variant) the selection is implicit (j = t),
-// nothing is selected or sorted, S is dense (n1 x n2 weights stored) and
-// S V, dY V^T are GEMMs; the z2 gather walks blocks of 16 reference cells.
+// selection (a CSR built by a stable counting sort on the host,
+// transpose_selection, rebuilt after each forward, in ascending (i, t) order
+// -> bitwise identical for any thread count). With k >= n2 (paper variant)
+// the selection is implicit (j = t), nothing is selected or sorted, S is
+// dense (n1 x n2 weights stored) and S V, dY V^T are GEMMs; the z2 gather
+// walks blocks of 16 reference cells.
 // That path is reproducible for a given thread count (Eigen's GEMM blocking
 // depends on the thread count), and costs O(n1 n2 d) per call.
 //
@@ -39,17 +41,40 @@
 #include <algorithm>
 #include <limits>
 #include <string>
-#include <type_traits>
-#include <vector>
 
-#include "../backend/cpu.hpp"
 #include "../context.hpp"
 #include "../error.hpp"
 #include "../ops/attention.hpp"
+#include "../ops/counting_sort.hpp"
 #include "../tensor/matrix.hpp"
 #include "../tensor/param_arena.hpp"
 
 namespace stai {
+
+/// The building blocks of the top-k selection functor on backend B: the
+/// plain loops unless the backend has its own (the CPU's:
+/// backend/cpu/topk.hpp).
+template <class B>
+ops::TopKScalar topk_select_kernels(const B&) {
+  return {};
+}
+
+/// ptr (n2 + 1) and ent (nk): the CSR of the positions e in [0, nk) sorted
+/// stably by the backend array idx[e] (the transposed selection). Here the
+/// indices are copied to the host, sorted there (ops::CountingSortParts) and
+/// the result copied back; the CPU sorts in place (backend/cpu/counting_sort.hpp).
+template <class B>
+void transpose_selection(const B& be, const index_t* idx, index_t nk, index_t n2, index_t* ptr, index_t* ent,
+                         ops::CountingSortScratch& host) {
+  host.idx.resize(static_cast<std::size_t>(nk));
+  host.ptr.resize(static_cast<std::size_t>(n2 + 1));
+  host.ent.resize(static_cast<std::size_t>(nk));
+  copy_to_host(be, host.idx.data(), idx, nk);
+  host.hist.assign(static_cast<std::size_t>(n2 + 1), 0);  // keeps its capacity
+  ops::CountingSortParts{host.idx.data(), nk, n2, 1, host.hist.data(), host.ptr.data(), host.ent.data()}.run();
+  copy_from_host(be, ptr, host.ptr.data(), n2 + 1);
+  copy_from_host(be, ent, host.ent.data(), nk);
+}
 
 template <class B, class T>
 class TopKAttention {
@@ -117,8 +142,7 @@ class TopKAttention {
       launch(be, n1_, ops::RowSqNorm<T>{z1.data, sq1_.data(), d_});
       launch(be, n2_, ops::RowSqNorm<T>{z2.data, sq2_.data(), d_});
       index_t ntiles = (n1_ + tr - 1) / tr;
-      int workers = 1;
-      if constexpr (std::is_same_v<B, Cpu>) workers = static_cast<int>(std::min<index_t>(be.num_threads(), ntiles));
+      const int workers = task_workers(be, ntiles);
       if (workers > 1) {
         // Equal shares: shrink the tiles so that their number is a multiple
         // of the worker count (at most tile_rows rows each).
@@ -127,42 +151,32 @@ class TopKAttention {
         ntiles = (n1_ + tr - 1) / tr;
       }
       // One worker: the tile GEMM may use the backend's threads and the
-      // selection runs row-parallel. Several CPU workers: the tiles are dealt
-      // to the threads (one parallel region in all), each with its own tile
-      // buffer and single-threaded GEMM. Same result either way (rows are
-      // independent).
+      // selection runs row-parallel. Several workers (CPU threads): the tiles
+      // are dealt to them (launch_tasks: one parallel region in all), each
+      // with its own tile buffer and single-threaded GEMM. Same result either
+      // way (rows are independent).
       tile_g_.reserve(static_cast<index_t>(workers) * tr * n2_);
       // scratch per row: the heap (k entries) or the rank selection's candidates
-      index_t cap = 0;
-      if constexpr (std::is_same_v<B, Cpu>) cap = ops::TopKSelectRow<T>::host_capacity(keff_);
-      const index_t hs = ops::TopKSelectRow<T>::scratch_stride(keff_, cap);
+      using Kernels = decltype(topk_select_kernels(be));
+      using Select = ops::TopKSelectRow<T, Kernels>;
+      const index_t cap = Kernels::template capacity<T>(keff_);
+      const index_t hs = Select::scratch_stride(keff_, cap);
       tile_heap_.reserve(static_cast<index_t>(workers) * tr * hs);
       auto do_tile = [&](const auto& bk, index_t t, index_t w, bool row_parallel) {
         const index_t r0 = t * tr, rows = std::min(tr, n1_ - r0);
         T* g = tile_g_.data() + w * tr * n2_;
         ops::TopKEntry<T>* heap = tile_heap_.data() + w * tr * hs;
         gemm(bk, Op::N, Op::T, rows, n2_, d_, T(-2), z1.data + r0 * d_, d_, z2.data, d_, T(0), g, n2_);
-        const ops::TopKSelectRow<T> sel{g,     sq1_.data() + r0, sq2_.data(), heap, idx_.data() + r0 * keff_,
-                                        n2_,   keff_,            std::numeric_limits<T>::infinity(),
-                                        cap};
+        const Select sel{g,     sq1_.data() + r0, sq2_.data(), heap, idx_.data() + r0 * keff_,
+                         n2_,   keff_,            std::numeric_limits<T>::infinity(),
+                         cap};
         if (row_parallel) launch_rows(bk, rows, sel);
         else for (index_t r = 0; r < rows; ++r) sel(r);
       };
       if (workers <= 1) {
         for (index_t t = 0; t < ntiles; ++t) do_tile(be, t, 0, true);
       } else {
-        if constexpr (std::is_same_v<B, Cpu>) {
-          const Cpu one{1};
-#pragma omp parallel for schedule(static, 1) num_threads(workers)
-          for (index_t t = 0; t < ntiles; ++t) {
-#ifdef _OPENMP
-            const index_t w = omp_get_thread_num();
-#else
-            const index_t w = 0;
-#endif
-            do_tile(one, t, w, false);
-          }
-        }
+        launch_tasks(be, ntiles, workers, [&](const auto& one, index_t t, int w) { do_tile(one, t, w, false); });
       }
     }
     launch_rows(be, n1_,
@@ -242,80 +256,13 @@ class TopKAttention {
  private:
   const index_t* sel() const { return all_ ? nullptr : idx_.data(); }
 
-  /// Transposed selection as CSR over reference cells: stable counting sort
-  /// of the flat positions e = i k + t by idx[e]. On the CPU it runs in place
-  /// on the backend's arrays; other backends copy the indices to the host
-  /// and the result back.
+  /// Transposed selection as CSR over reference cells (transpose_selection).
   void build_transpose(const B& be) {
     const index_t nk = n1_ * keff_;
     tptr_.reserve(n2_ + 1);
     tent_.reserve(nk);
-    if constexpr (std::is_same_v<B, Cpu>) {
-      counting_sort(idx_.data(), nk, be.num_threads(), tptr_.data(), tent_.data());
-    } else {
-      h_idx_.resize(static_cast<std::size_t>(nk));
-      h_ptr_.resize(static_cast<std::size_t>(n2_ + 1));
-      h_ent_.resize(static_cast<std::size_t>(nk));
-      copy_to_host(be, h_idx_.data(), idx_.data(), nk);
-      counting_sort(h_idx_.data(), nk, 1, h_ptr_.data(), h_ent_.data());
-      copy_from_host(be, tptr_.data(), h_ptr_.data(), n2_ + 1);
-      copy_from_host(be, tent_.data(), h_ent_.data(), nk);
-    }
+    transpose_selection(be, idx_.data(), nk, n2_, tptr_.data(), tent_.data(), host_sort_);
     transposed_ = true;
-  }
-
-  /// Host arrays: ptr (n2 + 1) and ent (nk) of the stable counting sort of
-  /// e by idx[e]. With several threads each counts its contiguous range of
-  /// e, the per-thread offsets are laid out in thread order within each
-  /// reference cell, then each places its range in order: the same arrays
-  /// as one thread.
-  void counting_sort(const index_t* idx, index_t nk, int threads, index_t* ptr, index_t* ent) {
-    const index_t n2 = n2_, stride = n2_ + 1;
-#ifdef _OPENMP
-    const int parts = static_cast<int>(std::clamp<index_t>(nk / 32768, 1, threads));
-#else
-    (void)threads;
-    const int parts = 1;
-#endif
-    h_hist_.assign(static_cast<std::size_t>(parts * stride), 0);  // keeps its capacity
-    index_t* hist = h_hist_.data();
-    auto count = [&](int p) {
-      index_t* h = hist + p * stride;
-      for (index_t e = nk * p / parts, e1 = nk * (p + 1) / parts; e < e1; ++e) ++h[idx[e]];
-    };
-    auto offsets = [&] {
-      index_t base = 0;
-      for (index_t j = 0; j < n2; ++j) {
-        ptr[j] = base;
-        for (int p = 0; p < parts; ++p) {
-          const index_t c = hist[p * stride + j];
-          hist[p * stride + j] = base;
-          base += c;
-        }
-      }
-      ptr[n2] = base;
-    };
-    auto place = [&](int p) {
-      index_t* h = hist + p * stride;
-      for (index_t e = nk * p / parts, e1 = nk * (p + 1) / parts; e < e1; ++e) ent[h[idx[e]]++] = e;
-    };
-    if (parts == 1) {
-      count(0);
-      offsets();
-      place(0);
-      return;
-    }
-#ifdef _OPENMP
-#pragma omp parallel num_threads(parts)
-    {
-      const int p = omp_get_thread_num();
-      count(p);
-#pragma omp barrier
-#pragma omp single
-      offsets();
-      place(p);
-    }
-#endif
   }
 
   index_t k_, tile_;
@@ -328,7 +275,7 @@ class TopKAttention {
   Buffer<B, T> sq1_, sq2_, tile_g_, coef_;
   Buffer<B, ops::TopKEntry<T>> tile_heap_;
   Buffer<B, index_t> tptr_, tent_;
-  std::vector<index_t> h_idx_, h_ptr_, h_ent_, h_hist_;
+  ops::CountingSortScratch host_sort_;
 };
 
 }  // namespace stai

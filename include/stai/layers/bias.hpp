@@ -1,12 +1,9 @@
 // stai — bias helpers shared by the layers: broadcast a bias over the rows
 // of an output, and add the column sums of an output gradient to the bias
-// gradient. Any backend runs the per-element functors; the CPU overloads run
-// the same sums row-contiguously (no index division per element, no strided
-// column walks): the same bits either way.
+// gradient. Any backend runs the per-element functors; a backend may
+// overload them with the same sums in a faster order (the CPU's:
+// backend/cpu/bias.hpp).
 #pragma once
-#include <algorithm>
-
-#include "../backend/cpu.hpp"
 #include "../ops/elementwise.hpp"
 #include "../tensor/matrix.hpp"
 
@@ -17,22 +14,11 @@ template <class B, class T>
 void add_row_bias(const B& be, MatRef<T> y, const T* b) {
   launch(be, y.size(), ops::AddRowBias<T>{y.data, b, y.cols});
 }
-template <class T>
-void add_row_bias(const Cpu& be, MatRef<T> y, const T* b) {
-  if (y.cols <= 0) return;
-  launch_rows(be, y.rows, ops::AddRowBiasRow<T>{y.data, b, y.cols},
-              std::max<index_t>(2, kParallelGrain / y.cols));
-}
 
 /// db[j] += sum_i dy[i, j]   (rows added in order)
 template <class B, class T>
 void add_column_sums(const B& be, T* db, CMatRef<T> dy) {
   launch(be, dy.cols, ops::ColumnSumAdd<T>{db, dy.data, dy.rows, dy.cols});
-}
-template <class T>
-void add_column_sums(const Cpu& be, T* db, CMatRef<T> dy) {
-  constexpr index_t W = ops::ColumnSumAddBlock<T>::kBlock;
-  launch_rows(be, (dy.cols + W - 1) / W, ops::ColumnSumAddBlock<T>{db, dy.data, dy.rows, dy.cols});
 }
 
 }  // namespace stai

@@ -8,11 +8,12 @@
 // the forward on the same input (and, with dropout, the same ctx.seed/step).
 // Parameters are declared as "<prefix>.<i>" for layer i (e.g. "enc.0.weight").
 //
-// A layer type L must provide
+// Every layer type L must satisfy Layer<L, B, T> (layers/layer.hpp):
 //   void declare(ParamArena<B,T>&, const std::string&);  void bind(ParamArena<B,T>&);
 //   index_t out_cols(index_t in_cols) const;
 //   void forward(Context<B>&, CMatRef<T> x, MatRef<T> y);
 //   void backward(Context<B>&, CMatRef<T> x, CMatRef<T> y, CMatRef<T> dy, MatRef<T> dx, Grad);
+// Sequential satisfies it too.
 #pragma once
 #include <array>
 #include <cstddef>
@@ -28,11 +29,12 @@
 #include "../tensor/param_arena.hpp"
 #include "activations.hpp"
 #include "dropout.hpp"
+#include "layer.hpp"
 #include "linear.hpp"
 
 namespace stai {
 
-template <class B, class T, class... Layers>
+template <class B, class T, Layer<B, T>... Layers>
 class Sequential {
   static_assert(sizeof...(Layers) >= 1, "Sequential needs at least one layer");
 

@@ -4,7 +4,6 @@
 #pragma once
 #include <cmath>
 
-#include "../backend/cpu.hpp"  // Op (and the CPU backend)
 #include "../context.hpp"
 #include "../error.hpp"
 #include "../ops/elementwise.hpp"

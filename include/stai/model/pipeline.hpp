@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "../backend/cpu.hpp"  // the default backend, and knn_graph on it
 #include "../data/anndata.hpp"
 #include "../data/contract.hpp"
 #include "../data/genes.hpp"

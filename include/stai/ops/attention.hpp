@@ -10,10 +10,6 @@
 // A null `idx` means "all reference cells, in index order" (k == n2): entry
 // (i, t) then refers to reference cell t.
 #pragma once
-#include <type_traits>
-#if defined(__AVX__) && !defined(__CUDACC__)
-#include <immintrin.h>
-#endif
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -71,21 +67,46 @@ struct TopKEntry<float> {
   STAI_HOST_DEVICE bool operator>(const TopKEntry& o) const { return v > o.v; }
 };
 
+/// The building blocks of TopKSelectRow as plain loops (every backend, and
+/// the reference for faster ones, which must give the same results).
+struct TopKScalar {
+  /// Candidate capacity per row of the rank selection for k (0: none).
+  template <class T>
+  static index_t capacity(index_t) { return 0; }
+  /// Bit u set iff p[u] <= t, for u < 16.
+  template <class T>
+  STAI_HOST_DEVICE static unsigned block_mask16(const T* p, T t) {
+    unsigned mask = 0;
+    for (int u = 0; u < 16; ++u) mask |= (p[u] <= t ? 1u : 0u) << u;
+    return mask;
+  }
+  /// Turns a prefix [0, m) of the row gr into keys (see TopKSelectRow) and
+  /// returns m; here none (the functor's loop does the whole row).
+  template <class T>
+  STAI_HOST_DEVICE static index_t clamp_keys(T*, const T*, T, index_t, T) { return 0; }
+  /// The rank selection of row `sel`; false: not done (the heap runs).
+  template <class Row, class T, class Entry>
+  STAI_HOST_DEVICE static bool rank_select(const Row&, const T*, Entry*, T, index_t*) { return false; }
+};
+
 /// Top-k selection for one row of a distance tile.
 ///
 /// Row r of the tile holds g[r, j] = -2 z1_i . z2_j (a GEMM); the functor
 /// first turns it IN PLACE into the clamped squared distance
 /// key_j = max(sq1[r] + sq2[j] + g[r, j], 0) (a vectorisable pass; NaN
 /// becomes +inf, i.e. never preferred), then keeps the k smallest keys with
-/// ties broken by the smaller reference index j: on the host (float, AVX2)
-/// by ranking the keys under a sampled threshold (rank_select), otherwise,
-/// and as its fall-back, by a bounded max-heap of TopKEntry in the per-row
-/// scratch `heap`, heap-sorted at the end. Either way, on return
-/// idx[r, 0..k) lists the selected j in ascending (key, j) order.
+/// ties broken by the smaller reference index j: where the building blocks
+/// K offer it (the CPU's, float, AVX2: backend/cpu/topk.hpp) by ranking the
+/// keys under a sampled threshold (rank_select), otherwise, and as its
+/// fall-back, by a bounded max-heap of TopKEntry in the per-row scratch
+/// `heap`, heap-sorted at the end. Either way, on return idx[r, 0..k) lists
+/// the selected j in ascending (key, j) order. K supplies the parts a
+/// backend may do faster with the same results (TopKScalar: plain loops,
+/// valid everywhere).
 /// Requires 1 <= k <= n2 (and n2 <= 2^32 for float).
 /// Ranking by the clamped squared distance is ranking by the distance
 /// (sqrt is monotone), without n2 square roots per row.
-template <class T>
+template <class T, class K = TopKScalar>
 struct TopKSelectRow {
   using Entry = TopKEntry<T>;
   T* g;            ///< tile x n2, row stride n2 (overwritten by the keys)
@@ -95,22 +116,13 @@ struct TopKSelectRow {
   index_t* idx;    ///< output: tile x k (the head's selection rows of this tile)
   index_t n2, k;
   T inf;           ///< +infinity (passed in: no numeric_limits in device code)
-  /// Candidate capacity per row for the rank selection (host, float, AVX2):
+  /// Candidate capacity per row for the rank selection (K::capacity):
   /// `heap` then holds cap + 4 entries per row (row stride cap + 4), cap a
   /// multiple of 4 and >= k. 0: the bounded heap only (row stride k).
   index_t cap = 0;
 
   /// Row stride of `heap` for a given k and cap.
   STAI_HOST_DEVICE static index_t scratch_stride(index_t k, index_t cap) { return cap > 0 ? cap + 4 : k; }
-  /// The candidate capacity the host uses for k (0 where the rank selection
-  /// is not compiled in).
-  static index_t host_capacity(index_t k) {
-#if defined(__AVX2__) && !defined(__CUDACC__)
-    if constexpr (std::is_same_v<T, float>) return ((4 * k + 3) / 4) * 4;
-#endif
-    (void)k;
-    return 0;
-  }
 
   /// Replaces the root of the max-heap h (size n) by e and sifts it down
   /// past larger children. (Floyd's bottom-up variant measured slower here.)
@@ -128,25 +140,9 @@ struct TopKSelectRow {
     h[pos] = e;
   }
 
-  /// Bit u set iff p[u] <= t, for u < 16 (AVX compare + movemask on the
-  /// host for float; a plain loop elsewhere, same result).
-  STAI_HOST_DEVICE static unsigned block_mask16(const T* p, T t) {
-#if defined(__AVX__) && !defined(__CUDACC__)
-    if constexpr (std::is_same_v<T, float>) {
-      const __m256 tv = _mm256_set1_ps(t);
-      const int lo = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(p), tv, _CMP_LE_OQ));
-      const int hi = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(p + 8), tv, _CMP_LE_OQ));
-      return static_cast<unsigned>(lo) | (static_cast<unsigned>(hi) << 8);
-    }
-#endif
-    unsigned mask = 0;
-    for (int u = 0; u < 16; ++u) mask |= (p[u] <= t ? 1u : 0u) << u;
-    return mask;
-  }
-
   /// Bit u set iff gr[j0 + u] <= t, for the up to 16 keys of the row from j0.
   STAI_HOST_DEVICE unsigned block_mask(const T* gr, index_t j0, T t) const {
-    if (j0 + 16 <= n2) return block_mask16(gr + j0, t);
+    if (j0 + 16 <= n2) return K::block_mask16(gr + j0, t);
     unsigned mask = 0;
     for (index_t u = 0; j0 + u < n2; ++u) mask |= (gr[j0 + u] <= t ? 1u : 0u) << u;
     return mask;
@@ -202,47 +198,6 @@ struct TopKSelectRow {
     return n;
   }
 
-#if defined(__AVX2__) && !defined(__CUDACC__)
-  /// Collects the entries with key <= t into c (capacity cap); if between k
-  /// and cap of them pass, writes the indices of the k smallest (key, j) in
-  /// ascending order to out and returns true. Entries are distinct (distinct
-  /// j) and non-negative as 64-bit integers, so the rank of an entry is the
-  /// number of entries below it, by signed 64-bit comparisons.
-  bool rank_select(const T* gr, Entry* c, T t, index_t* out) const {
-    index_t m = 0;
-    for (index_t j0 = 0; j0 < n2; j0 += 16) {
-      unsigned mask = block_mask(gr, j0, t);
-      if (m + __builtin_popcount(mask) > cap) return false;
-      while (mask) {
-        const int u = lowest_bit(mask);
-        mask &= mask - 1;
-        c[m++] = Entry::make(gr[j0 + u], j0 + u);
-      }
-    }
-    if (m < k) return false;
-    // pad to a multiple of 4 with entries above every real one
-    const index_t m4 = (m + 3) / 4 * 4;
-    for (index_t q = m; q < m4; ++q) c[q].v = ~std::uint64_t(0) >> 1;
-    const auto* cv = reinterpret_cast<const long long*>(c);
-    static_assert(sizeof(Entry) == sizeof(long long));
-    for (index_t i = 0; i < m; ++i) {
-      const __m256i e = _mm256_set1_epi64x(static_cast<long long>(c[i].v));
-      __m256i n0 = _mm256_setzero_si256(), n1 = n0;
-      index_t q = 0;
-      for (; q + 8 <= m4; q += 8) {
-        n0 = _mm256_sub_epi64(n0, _mm256_cmpgt_epi64(e, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cv + q))));
-        n1 = _mm256_sub_epi64(n1, _mm256_cmpgt_epi64(e, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cv + q + 4))));
-      }
-      if (q < m4) n0 = _mm256_sub_epi64(n0, _mm256_cmpgt_epi64(e, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cv + q))));
-      const __m256i n = _mm256_add_epi64(n0, n1);
-      const __m128i h2 = _mm_add_epi64(_mm256_castsi256_si128(n), _mm256_extracti128_si256(n, 1));
-      const long long rank = _mm_cvtsi128_si64(_mm_add_epi64(h2, _mm_unpackhi_epi64(h2, h2)));
-      if (rank < k) out[rank] = c[i].index();
-    }
-    return true;
-  }
-#endif
-
   /// The threshold estimate for a row (+inf when sampling would not help).
   STAI_HOST_DEVICE T sample_threshold(const T* gr) const {
     constexpr index_t kMaxRank = 32, kSamples = 256;
@@ -269,19 +224,7 @@ struct TopKSelectRow {
   STAI_HOST_DEVICE void operator()(index_t r) const {
     T* gr = g + r * n2;
     const T base = sq1[r];
-    index_t j = 0;
-#if defined(__AVX__) && !defined(__CUDACC__)
-    if constexpr (std::is_same_v<T, float>) {
-      // The same as the loop below, 8 keys at a time: max(key, +0) turns 0,
-      // -0, negatives (and NaN) into +0; NaN is then set to inf.
-      const __m256 vb = _mm256_set1_ps(base), zero = _mm256_setzero_ps(), vinf = _mm256_set1_ps(inf);
-      for (; j + 8 <= n2; j += 8) {
-        const __m256 key = _mm256_add_ps(_mm256_add_ps(vb, _mm256_loadu_ps(sq2 + j)), _mm256_loadu_ps(gr + j));
-        const __m256 nan = _mm256_cmp_ps(key, key, _CMP_UNORD_Q);
-        _mm256_storeu_ps(gr + j, _mm256_blendv_ps(_mm256_max_ps(key, zero), vinf, nan));
-      }
-    }
-#endif
+    index_t j = K::clamp_keys(gr, sq2, base, n2, inf);  // a prefix of the row, or none
     for (; j < n2; ++j) {
       const T key = base + sq2[j] + gr[j];
       // > 0 keeps the value; 0, -0 and negatives become +0; NaN becomes inf
@@ -295,15 +238,11 @@ struct TopKSelectRow {
     // row is scanned again without a threshold. The result is the same either
     // way: the k smallest (key, j) of the row.
     const T thr = sample_threshold(gr);
-#if defined(__AVX2__) && !defined(__CUDACC__)
-    if constexpr (std::is_same_v<T, float>) {
-      // Rank selection: collect the keys <= thr (at most cap), then place
-      // each at its rank among them (branch-free counting); the k lowest
-      // ranks are the answer, already in order. Falls back to the heap when
-      // fewer than k or more than cap keys pass.
-      if (cap >= k && rank_select(gr, h, thr, idx + r * k)) return;
-    }
-#endif
+    // Rank selection (where K has it): collect the keys <= thr (at most
+    // cap), then place each at its rank among them (branch-free counting);
+    // the k lowest ranks are the answer, already in order. Falls back to the
+    // heap when fewer than k or more than cap keys pass.
+    if (cap >= k && K::rank_select(*this, gr, h, thr, idx + r * k)) return;
     index_t filled = select_pass(gr, h, thr);
     if (filled < k) filled = select_pass(gr, h, inf);
     (void)filled;

@@ -323,6 +323,16 @@ struct MmdTileRow {
   }
 };
 
+/// The parts of an MMD call (losses/mmd.hpp) that a backend's own kernels
+/// take over, chosen per call by mmd_fast_kernels; all off on the generic
+/// path (GEMMs and MmdTileRow).
+template <class T>
+struct MmdFastKernels {
+  bool distance = false;  ///< distance tiles without a GEMM, from the packed Zc^T in zt
+  int backward = 0;       ///< GEMM-free backward for code rows of this many packets; 0: GEMMs
+  const T* zt = nullptr;  ///< the backend's packed transpose of Zc
+};
+
 /// dz[row0 + r, k] += P[r, d] * zaug[row0 + r, k] - P[r, k] for k < d, where
 /// P = W Zaug (the last column of Zaug is 1, so P[:, d] is the row sum of W).
 template <class T>

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "../backend/cpu.hpp"  // knn_graph on the CPU
 #include "../config.hpp"
 #include "../graph/csr.hpp"
 #include "../graph/knn.hpp"

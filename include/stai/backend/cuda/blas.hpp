@@ -10,7 +10,7 @@
 #include <climits>
 #include <type_traits>
 
-#include "../cpu.hpp"  // Op
+#include "../../context.hpp"  // Op
 #include "launch.hpp"
 
 #if defined(__CUDACC__)

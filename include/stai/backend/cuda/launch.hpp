@@ -122,6 +122,19 @@ void launch_rows(const Cuda& be, index_t n, const F& f, index_t grain = 2) {
   cuda_detail::check_launch(be, "kernel launch in stai::launch_rows", __FILE__, __LINE__);
 }
 
+/// Workers for independent tasks (see launch_tasks): one on the GPU, where
+/// each task's own launches already use the whole device.
+inline int task_workers(const Cuda&, index_t) { return 1; }
+
+/// Calls f(be, t, 0) for every task t in [0, tasks), in order, on the host
+/// (each task queues its own work on be.stream). `workers` only matters on
+/// the CPU.
+template <class F>
+void launch_tasks(const Cuda& be, index_t tasks, int workers, const F& f) {
+  (void)workers;
+  for (index_t t = 0; t < tasks; ++t) f(be, t, 0);
+}
+
 /// Sum over i in [0, n) of f(i), accumulated in double. Bitwise
 /// deterministic: fixed blocks of kCudaReduceChunk elements, each summed in a
 /// fixed order, then one block adds the partials in a fixed order. Waits for

@@ -35,7 +35,7 @@
 #include <stai/losses/mmd.hpp>
 #include <stai/losses/mse.hpp>
 #include <stai/losses/pearson.hpp>
-#include <stai/model/stai_model.hpp>
+#include <stai/model/submodel.hpp>
 #include <stai/optim/adam.hpp>
 
 namespace {
@@ -418,7 +418,7 @@ struct EpochFixture {
   Matrix<Cuda, float> st_fit, st_cal, sc_fit, sc_cal, A2;
   Buffer<Cuda, index_t> labels;
   std::unique_ptr<GatGraph<Cuda>> graph;
-  std::unique_ptr<StaiModel<Cuda, float>> model;
+  std::unique_ptr<Submodel<Cuda, float>> model;
   index_t n1, n2;
 
   EpochFixture(Cuda& be, index_t n1_, index_t n2_, index_t genes, bool annotation) : n1(n1_), n2(n2_) {
@@ -442,7 +442,7 @@ struct EpochFixture {
     for (auto& l : lab) l = static_cast<index_t>(rng.below(10));
     labels.reserve(n2);
     copy_from_host(be, labels.data(), lab.data(), n2);
-    model = std::make_unique<StaiModel<Cuda, float>>(cfg, nfit, C);
+    model = std::make_unique<Submodel<Cuda, float>>(cfg, nfit, C);
     model->initialize(be, 8848);
     if (annotation) {
       Context<Cuda> ctx{be};

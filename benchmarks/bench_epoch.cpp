@@ -16,7 +16,7 @@ struct EpochFixture {
   Matrix<Cpu, float> st_fit, st_cal, sc_fit, sc_cal, A2;
   Buffer<Cpu, index_t> labels;
   std::unique_ptr<GatGraph<Cpu>> graph;
-  std::unique_ptr<StaiModel<Cpu, float>> model;
+  std::unique_ptr<Submodel<Cpu, float>> model;
   index_t n1, n2;
 
   EpochFixture(Cpu& be, index_t n1_, index_t n2_, index_t genes, bool annotation) : n1(n1_), n2(n2_) {
@@ -38,7 +38,7 @@ struct EpochFixture {
     graph = std::make_unique<GatGraph<Cpu>>(be, knn_graph(xy, cfg.spatial_knn));
     labels.reserve(n2);
     for (index_t i = 0; i < n2; ++i) labels.data()[i] = static_cast<index_t>(rng.below(10));
-    model = std::make_unique<StaiModel<Cpu, float>>(cfg, nfit, C);
+    model = std::make_unique<Submodel<Cpu, float>>(cfg, nfit, C);
     model->initialize(be, 8848);
     if (annotation) {
       Context<Cpu> ctx{be};

@@ -296,7 +296,7 @@ json run_merfish_annotate(stai::Cpu& be, const Args& a) {
   const auto t0 = std::chrono::steady_clock::now();
   stai::FitOptions fo;
   fo.label_key = "celltype";
-  stai::Stai<> model;
+  stai::Pipeline<> model;
   const auto rep = model.fit(be, sp, ref, cfg, fo, [&](const stai::Progress& p) {
     if (!a.quiet && p.epoch == p.n_epochs) {
       std::printf("  submodel %d/%d done at %.1f s: loss %.4f (clf %.3f)\n", p.submodel + 1, p.n_submodels,

@@ -169,7 +169,7 @@ TEST_CASE("cv: leave-one-out trains one ensemble per gene without it, folds from
     CAPTURE(s);
     const std::string gene = sim.spatial.var_names[static_cast<std::size_t>(s)];
     Cpu be = one_thread();
-    Stai<> m;
+    Pipeline<> m;
     FitOptions fo;
     fo.held_out = {gene};
     fo.folds = draws[static_cast<std::size_t>(s)];
@@ -277,7 +277,7 @@ TEST_CASE("cv: k-fold over genes") {
   FitOptions fo;
   fo.held_out = r.sets[1];
   fo.folds = kfold_split(8 - 3, cfg.k_folds, inner);
-  Stai<> m;
+  Pipeline<> m;
   m.fit(be, sim.spatial, sim.reference, cfg, fo);
   const Imputation imp = m.impute(be, r.sets[1]);
   for (std::size_t q = 0; q < r.sets[1].size(); ++q) {

@@ -1,4 +1,4 @@
-// End-to-end tests of the stAI model (Stai / Ensemble / StaiModel) on
+// End-to-end tests of the stAI model (Pipeline / Ensemble / Submodel) on
 // simulated data with known truth (data/simulate.hpp): every loss term
 // decreases, unmeasured genes are imputed and cells annotated clearly better
 // than baselines computed on the same data, full batch and minibatch
@@ -97,7 +97,7 @@ double accuracy(const Annotation& ann) {
 /// The main trained model (80 full-batch epochs), its progress reports, and
 /// the untrained model (0 epochs, same seed) as a baseline; made once.
 struct Trained {
-  Stai<> model, untrained;
+  Pipeline<> model, untrained;
   std::map<int, std::vector<Progress>> reports;  ///< per submodel, in order
 };
 Trained& trained() {
@@ -252,7 +252,7 @@ TEST_CASE("model: full batch and minibatch training agree approximately") {
   Config mb = test_config(40);
   mb.spatial_batchsize = kN1 / 2;
   mb.rna_batchsize = kN2 / 2;
-  Stai<> m;
+  Pipeline<> m;
   int reports = 0;
   m.fit(be, sim().spatial, sim().reference, mb, labelled(), [&](const Progress&) { return ++reports > 0; });
   CHECK(reports == 80);
@@ -279,7 +279,7 @@ TEST_CASE("model: full batch and minibatch training agree approximately") {
 TEST_CASE("model: training is deterministic (same seed and threads -> same bits)") {
   auto fit_params = [](const Config& c, int nthreads) {
     Cpu be = threads(nthreads);
-    Stai<> m;
+    Pipeline<> m;
     m.fit(be, sim().spatial, sim().reference, c, labelled());
     std::vector<std::vector<float>> p;
     for (const auto& s : m.ensemble().submodels()) p.push_back(s.params);
@@ -309,7 +309,7 @@ TEST_CASE("model: training is deterministic (same seed and threads -> same bits)
 TEST_CASE("model: save and load through a model file gives identical predictions") {
   Trained& t = trained();
   Cpu be = threads(1);
-  const Stai<>& m = t.model;
+  const Pipeline<>& m = t.model;
   const ModelBundle bundle = make_model_bundle(m.ensemble(), m.spatial_scaling(), m.reference_scaling(),
                                                m.reference_genes(), m.reference_lognorm(),
                                                {{"test", "model"}});
@@ -322,7 +322,7 @@ TEST_CASE("model: save and load through a model file gives identical predictions
 
   Ensemble<Cpu, float> ens;
   restore_ensemble(ens, loaded);
-  Stai<> r;
+  Pipeline<> r;
   r.restore(std::move(ens), loaded.st_scaling, loaded.sc_scaling, loaded.ref_genes, loaded.reference_values());
 
   const auto genes = unmeasured();
@@ -348,19 +348,19 @@ TEST_CASE("model: NaN or infinite input is rejected before training") {
   SUBCASE("spatial expression") {
     AnnData sp = sim().spatial;
     sp.X(3, 2) = std::nanf("");
-    Stai<> m;
+    Pipeline<> m;
     CHECK_THROWS_WITH_AS(m.fit(be, sp, sim().reference, c, labelled()), doctest::Contains("NaN"), Error);
   }
   SUBCASE("reference expression") {
     AnnData ref = sim().reference;
     ref.X(7, 0) = std::numeric_limits<float>::infinity();
-    Stai<> m;
+    Pipeline<> m;
     CHECK_THROWS_WITH_AS(m.fit(be, sim().spatial, ref, c, labelled()), doctest::Contains("infinite"), Error);
   }
   SUBCASE("coordinates") {
     AnnData sp = sim().spatial;
     sp.obsm["spatial"](5, 1) = std::nan("");
-    Stai<> m;
+    Pipeline<> m;
     CHECK_THROWS_WITH_AS(m.fit(be, sp, sim().reference, c, labelled()), doctest::Contains("coordinate"), Error);
   }
 }
@@ -368,7 +368,7 @@ TEST_CASE("model: NaN or infinite input is rejected before training") {
 TEST_CASE("model: cancellation through the progress callback throws stai::Cancelled") {
   Cpu be = threads(1);
   int calls = 0;
-  Stai<> m;
+  Pipeline<> m;
   CHECK_THROWS_AS(m.fit(be, sim().spatial, sim().reference, test_config(50), labelled(),
                         [&](const Progress& p) {
                           ++calls;
@@ -377,7 +377,7 @@ TEST_CASE("model: cancellation through the progress callback throws stai::Cancel
                   Cancelled);
   CHECK(calls == 3);
   // Cancelled is a stai::Error, so generic handlers catch it too
-  Stai<> m2;
+  Pipeline<> m2;
   CHECK_THROWS_AS(m2.fit(be, sim().spatial, sim().reference, test_config(5), labelled(),
                          [](const Progress&) { return false; }),
                   Error);
@@ -388,7 +388,7 @@ TEST_CASE("model: a reference without labels imputes; annotation then says why i
   Config c = Config::imputation();
   c.num_epoch = 3;
   c.k_folds = 2;
-  Stai<> m;
+  Pipeline<> m;
   m.fit(be, sim().spatial, sim().reference, c);  // no label_key
   CHECK_FALSE(m.ensemble().has_classifier());
   const Imputation imp = m.impute(be, unmeasured());

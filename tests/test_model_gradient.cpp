@@ -1,4 +1,4 @@
-// The gradient of the whole submodel, StaiModel::compute_gradients (six
+// The gradient of the whole submodel, Submodel::compute_gradients (six
 // losses, both decoders applied twice, the interleaved backward through the
 // encoders; docs/model.md "Losses"), against central differences of its own
 // total loss over every parameter tensor, in double precision: each loss term
@@ -50,7 +50,7 @@
 
 #include <stai/backend/cpu.hpp>
 #include <stai/graph/knn.hpp>
-#include <stai/model/stai_model.hpp>
+#include <stai/model/submodel.hpp>
 
 #include "gradcheck.hpp"
 #include "test_matrices.hpp"
@@ -140,7 +140,7 @@ Config config_for(AttentionType head, const Term& t) {
 struct Codes {
   RowMatrix<double> z1, z2;
 };
-Codes encode(StaiModel<Cpu, double>& model, Problem& P, index_t owned) {
+Codes encode(Submodel<Cpu, double>& model, Problem& P, index_t owned) {
   Context<Cpu> ctx{P.be};
   RowMatrix<double> z1(kN1, model.latent()), z2(kN2, model.latent());
   model.encode_spatial(ctx, cref(P.st_fit), P.graph, ref(z1));
@@ -230,7 +230,7 @@ TEST_CASE("model gradient: every parameter tensor matches central differences, t
       const std::string term = t.name;
       CAPTURE(term);
       const Config cfg = config_for(head, t);
-      StaiModel<Cpu, double> model(cfg, kFit, kClasses);
+      Submodel<Cpu, double> model(cfg, kFit, kClasses);
       model.initialize(P.be, 7);
       auto& arena = model.arena();
       Rng rng(21, 5);

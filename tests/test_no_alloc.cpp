@@ -165,7 +165,7 @@ TEST_CASE("a full-batch training step allocates nothing after the first") {
       A2.resize(nfit, ncal);
       gene_correlation(ctx, sc_fit.cref(), sc_cal.cref(), A2.ref());
     }
-    StaiModel<Cpu, float> model(cfg, nfit, C);
+    Submodel<Cpu, float> model(cfg, nfit, C);
     model.initialize(be, 1);
     StepBatch<Cpu, float> b{st_fit.cref(), st_cal.cref(), &graph, n1, sc_fit.cref(), sc_cal.cref(),
                             annotation ? labels.data() : nullptr, nullptr, A2.cref()};

@@ -256,7 +256,7 @@ Config small_stai() {
 
 TEST_CASE("Validation fold: every model gene is one submodel's validation gene, never its input or calibration") {
   Cpu be;
-  Stai<> m;
+  Pipeline<> m;
   m.fit(be, small_sim().spatial, small_sim().reference, small_stai());
   const auto& subs = m.ensemble().submodels();
   const index_t G = static_cast<index_t>(m.ensemble().genes().size());
@@ -289,7 +289,7 @@ TEST_CASE("Refinement: a held-out gene cannot influence the choices made for it"
   const Simulation& s = small_sim();
   FitOptions fo;
   fo.held_out = {s.spatial.var_names[2], s.spatial.var_names[9]};
-  Stai<> a, b;
+  Pipeline<> a, b;
   a.fit(be, s.spatial, s.reference, small_stai(), fo);
   AnnData poisoned = s.spatial;
   for (index_t i = 0; i < poisoned.n_obs(); ++i) {
@@ -317,7 +317,7 @@ TEST_CASE("Refinement: the stai preset imputes unmeasured genes better than the 
   r.num_epoch = 60;
   r.k_folds = 3;
   r.eval_step = 60;
-  Stai<> ms, mr;
+  Pipeline<> ms, mr;
   ms.fit(be, s.spatial, s.reference, c);
   mr.fit(be, s.spatial, s.reference, r);
   const auto genes = ms.unmeasured_genes();

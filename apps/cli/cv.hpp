@@ -251,7 +251,7 @@ json run_cv_on(B& be, CvOptions& o, const std::string& cmdline) {
   // run does (the same protocol as eval::cross_validate_genes).
   NumpyRandomState inner(static_cast<std::uint32_t>(cfg.seed));
   for (std::size_t gi = 0; gi < groups.size(); ++gi) {
-    Stai<B, float> model;
+    Pipeline<B, float> model;
     fo.held_out = groups[gi];
     fo.folds = kfold_split(n_shared - static_cast<index_t>(groups[gi].size()), cfg.k_folds, inner);
     const FitReport rep = fit_with_progress(model, be, spatial, reference, cfg, fo, o.c.quiet,

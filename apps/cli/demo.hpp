@@ -116,7 +116,7 @@ json run_demo_on(B& be, DemoOptions& o, const std::string& cmdline) {
 
   con.say("Training stAI (", cfg.k_folds, " submodels x ", cfg.num_epoch, " epochs, seed ", cfg.seed, ", ",
           backend_text(be), ") on the ", so.n_panel, " measured genes and the reference's cell types...");
-  Stai<B, float> model;
+  Pipeline<B, float> model;
   FitOptions fo;
   fo.label_key = "celltype";
   sw.reset();

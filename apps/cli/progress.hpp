@@ -78,7 +78,7 @@ class ProgressPrinter {
 /// so that the bar moves and Ctrl-C is noticed; the plain lines keep the
 /// user's eval_step.
 template <class B>
-FitReport fit_with_progress(Stai<B, float>& model, B& be, AnnData spatial, AnnData reference, const Config& cfg,
+FitReport fit_with_progress(Pipeline<B, float>& model, B& be, AnnData spatial, AnnData reference, const Config& cfg,
                                    const FitOptions& fo, bool quiet, const std::string& prefix = "") {
   Config inner = cfg;
   inner.eval_step = 1;

@@ -33,7 +33,7 @@ namespace stai::cli {
 /// A fitted (or loaded) model and what the outputs need to know about it.
 template <class B>
 struct Trained {
-  Stai<B, float> model;
+  Pipeline<B, float> model;
   bool loaded = false;         ///< from --model
   AnnData spatial;             ///< the spatial cells the outputs describe (obs, obsm, measured X)
   std::vector<std::string> ref_genes;  ///< genes the model can impute

@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
     cfg.num_epoch = epochs;
     stai::FitOptions opt;
     opt.label_key = "celltype";
-    stai::Stai<> model;
+    stai::Pipeline<> model;
     const stai::FitReport rep = model.fit(cpu, spatial, reference, cfg, opt);
     const auto genes = model.unmeasured_genes();
     const stai::Imputation imp = model.impute(cpu, genes);

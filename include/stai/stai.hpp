@@ -41,7 +41,7 @@
 #include "data/simulate.hpp"
 #include "model/config.hpp"
 #include "model/folds.hpp"
-#include "model/stai_model.hpp"
+#include "model/submodel.hpp"
 #include "model/ensemble.hpp"
 #include "model/pipeline.hpp"
 #include "model/model_bundle.hpp"

@@ -1,6 +1,6 @@
-// Every layer, loss, head, the optimiser, a StaiModel training run, the
+// Every layer, loss, head, the optimiser, a Submodel training run, the
 // Ensemble (fit, impute, annotate, embed; full batch and spatial minibatches)
-// and the end-to-end Stai pipeline on the CUDA backend against the CPU
+// and the end-to-end Pipeline on the CUDA backend against the CPU
 // backend, in float and double, and the GPU's determinism (each case run
 // twice on the GPU: same bits).
 //
@@ -61,7 +61,7 @@
 #include <stai/data/simulate.hpp>
 #include <stai/model/ensemble.hpp>
 #include <stai/model/pipeline.hpp>
-#include <stai/model/stai_model.hpp>
+#include <stai/model/submodel.hpp>
 #include <stai/optim/adam.hpp>
 #include <stai/tensor/matrix.hpp>
 #include <stai/tensor/param_arena.hpp>
@@ -678,14 +678,14 @@ struct AdamCase {
 
 // ------------------------------------------------------- whole model ------
 
-/// A few StaiModel training steps (annotation config: all six losses, class
+/// A few Submodel training steps (annotation config: all six losses, class
 /// weights, dropout), then inference. Variant 0: top-k head, MLP classifier,
 /// cosine gene loss, a step with halo cells; variant 1: learnable attention,
 /// linear classifier, Frobenius gene loss.
 template <int V>
 struct TrainCase {
-  static constexpr const char* name = V == 0 ? "StaiModel training (top-k head)"
-                                             : "StaiModel training (learnable head)";
+  static constexpr const char* name = V == 0 ? "Submodel training (top-k head)"
+                                             : "Submodel training (learnable head)";
   // Five Adam steps: an update is ~ lr sign(g), so rounding differences of
   // near-zero gradient components are amplified; measured float-vs-double
   // differences on the CPU stay below tol_float / 4 (host calibration).
@@ -717,7 +717,7 @@ struct TrainCase {
     Matrix<B, T> A2(nfit, ncal);
     gene_correlation(ctx, sc_fit.cref(), sc_cal.cref(), A2.ref());
 
-    StaiModel<B, T> model(cfg, nfit, C);
+    Submodel<B, T> model(cfg, nfit, C);
     model.initialize(be, 99);
     StepBatch<B, T> batch{st_fit.cref(), st_cal.cref(), &graph, n1, sc_fit.cref(), sc_cal.cref(),
                           labels.data(), cw.data(), A2.cref()};
@@ -819,12 +819,12 @@ struct EnsembleCase {
   }
 };
 
-/// The end-to-end API the `stai` program uses: Stai<B, T>::fit on simulated
+/// The end-to-end API the `stai` program uses: Pipeline<B, T>::fit on simulated
 /// raw-count AnnData (contract, normalisation, gene matching, scaling, kNN
 /// graph, k-fold ensemble), then imputation of panel and unmeasured genes and
 /// annotation.
 struct PipelineCase {
-  static constexpr const char* name = "Stai pipeline (fit, impute, annotate)";
+  static constexpr const char* name = "Pipeline (fit, impute, annotate)";
   static constexpr double tol_float = 2e-3, tol_double = 1e-8;
   template <class B, class T>
   static Outputs run(B& be) {
@@ -847,7 +847,7 @@ struct PipelineCase {
     cfg.seed = 31;
     FitOptions fo;
     fo.label_key = "celltype";
-    Stai<B, T> model;
+    Pipeline<B, T> model;
     model.fit(be, sim.spatial, sim.reference, cfg, fo);
     Outputs o;
     const std::vector<std::string> genes = {sim.all_genes[1], sim.all_genes[12], sim.all_genes[15]};
@@ -952,11 +952,11 @@ STAI_CUDA_VS_CPU(GeneConsistencyCase, "CUDA vs CPU: GeneConsistencyLoss and gene
 STAI_CUDA_VS_CPU(TopKCase, "CUDA vs CPU: TopKAttention")
 STAI_CUDA_VS_CPU(LearnableCase, "CUDA vs CPU: LearnableAttention")
 STAI_CUDA_VS_CPU(AdamCase, "CUDA vs CPU: Adam")
-STAI_CUDA_VS_CPU(TrainCase<0>, "CUDA vs CPU: StaiModel training run, top-k head")
-STAI_CUDA_VS_CPU(TrainCase<1>, "CUDA vs CPU: StaiModel training run, learnable head")
+STAI_CUDA_VS_CPU(TrainCase<0>, "CUDA vs CPU: Submodel training run, top-k head")
+STAI_CUDA_VS_CPU(TrainCase<1>, "CUDA vs CPU: Submodel training run, learnable head")
 STAI_CUDA_VS_CPU(EnsembleCase<0>, "CUDA vs CPU: Ensemble fit / impute / annotate, full batch")
 STAI_CUDA_VS_CPU(EnsembleCase<1>, "CUDA vs CPU: Ensemble fit / impute / annotate, minibatches")
-STAI_CUDA_VS_CPU(PipelineCase, "CUDA vs CPU: Stai pipeline fit / impute / annotate")
+STAI_CUDA_VS_CPU(PipelineCase, "CUDA vs CPU: Pipeline fit / impute / annotate")
 
 }  // TEST_SUITE("device")
 

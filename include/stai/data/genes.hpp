@@ -1,6 +1,6 @@
 // stai — matching the genes of the spatial data and the reference.
 //
-// REFERENCE.md "Preprocessing" 1: keep the genes present in both data sets,
+// docs/model.md "Preprocessing" 1: keep the genes present in both data sets,
 // matching names exactly, in the SPATIAL data's order. On top of that:
 //   * duplicated names on one side keep their first occurrence (the later
 //     columns are dropped, with a warning naming them);

@@ -1,4 +1,4 @@
-// stai — preprocessing exactly as REFERENCE.md "Preprocessing" 2-3.
+// stai — preprocessing exactly as the published method (docs/model.md "Preprocessing" 2-3).
 //
 //   * reference (scRNA-seq) only: per cell, divide by its total count,
 //     multiply by 1e4, log1p (normalize_total_log1p);
@@ -72,7 +72,7 @@ inline void log1p_inplace(RowMatrix<float>& X, const std::string& where = {}) {
   }
 }
 
-/// REFERENCE step 2 (reference data only): per cell divide by the total, times
+/// Preprocessing step 2 (reference data only): per cell divide by the total, times
 /// target_sum (1e4), then log1p — fused, in double, one rounding to float.
 /// Zero-total cells stay zero. Throws on negative or non-finite values.
 inline void normalize_total_log1p(RowMatrix<float>& X, double target_sum = 1e4,
@@ -314,7 +314,7 @@ inline RowMatrix<float> apply_scaling(const ScalingStats& st, const RowMatrix<fl
   return out;
 }
 
-/// fit_scaling + apply_scaling on the same data (REFERENCE step 3 for one
+/// fit_scaling + apply_scaling on the same data (preprocessing step 3 for one
 /// data set); the statistics are returned through `stats` when given.
 inline RowMatrix<float> scale_genes(const RowMatrix<float>& X, const std::vector<std::string>& var_names,
                                     const std::vector<std::string>& genes, double clip = 10.0,

@@ -2,14 +2,14 @@
 // the imputation, annotation scoring with a label mapping, and the one-sided
 // Mann-Whitney comparison of two methods' per-gene scores.
 //
-// Held-out-gene cross-validation (REFERENCE.md "Evaluation protocol"):
-//   * the shared genes (spatial order, matched as Stai::fit matches them) are
+// Held-out-gene cross-validation (the paper's protocol, docs/evaluation.md):
+//   * the shared genes (spatial order, matched as Pipeline::fit matches them) are
 //     split into held-out sets: one gene per set (leave-one-out, the paper's
 //     protocol for small panels) or k seeded gene folds (the paper's 10-fold
 //     protocol for large panels; scikit-learn's shuffled KFold through
 //     stai::kfold_split with a NumpyRandomState(seed));
 //   * for every set, a full stAI ensemble is trained WITHOUT those genes
-//     (Stai::fit with FitOptions::held_out): the scaling statistics, the
+//     (Pipeline::fit with FitOptions::held_out): the scaling statistics, the
 //     k calibration folds and every submodel see only the remaining genes;
 //   * the inner calibration folds come from ONE NumpyRandomState(seed) that
 //     is reused, in set order, across all held-out sets — exactly what the
@@ -72,7 +72,7 @@ struct GeneCvOptions {
   /// all). Skipped sets still advance the inner random state, so every
   /// scored set is trained exactly as in a full run.
   std::vector<std::string> only_genes;
-  /// Passed to every Stai::fit (spatial key, label key, declared states,
+  /// Passed to every Pipeline::fit (spatial key, label key, declared states,
   /// ...). held_out and folds are set by the protocol and must be empty.
   FitOptions fit;
   /// Keep the measured and imputed vectors of every scored gene
@@ -161,7 +161,7 @@ inline std::vector<std::vector<std::string>> held_out_sets(const std::vector<std
 }
 
 /// The shared genes of a spatial data set and a reference, matched exactly
-/// as Stai::fit matches them with these options (spatial order and spelling).
+/// as Pipeline::fit matches them with these options (spatial order and spelling).
 inline std::vector<std::string> shared_genes(const AnnData& spatial, const AnnData& reference,
                                              const FitOptions& opt = {}) {
   GeneMatchOptions gm;
@@ -256,7 +256,7 @@ GeneCvResult cross_validate_genes(B& be, const AnnData& spatial, const AnnData& 
         return progress(cp);
       };
     }
-    Stai<B, T> model;
+    Pipeline<B, T> model;
     const FitReport rep = model.fit(be, spatial, reference, cfg, fo, inner_progress);
     cv_detail::add_unique(res.warnings, rep.warnings);
     cv_detail::add_unique(res.notes, rep.notes);

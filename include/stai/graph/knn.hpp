@@ -1,6 +1,6 @@
 // stai — the exact spatial k-nearest-neighbour graph (nanoflann k-d tree).
 //
-// REFERENCE.md "Spatial graph": for every spatial cell i, its k nearest cells
+// docs/model.md "Spatial graph": for every spatial cell i, its k nearest cells
 // by Euclidean distance of the coordinates, INCLUDING i itself; edge i -> j for
 // each neighbour j. Row i of the returned CsrGraph lists those k cells.
 //

@@ -6,7 +6,7 @@
 // loss is computed on them) plus every cell that sends an edge INTO an owned
 // cell (its "halo"). With the kNN graph's edges i -> j (row i lists i's
 // neighbours), node t gathers from the sources s of its incoming edges
-// (REFERENCE.md, GAT layer), so the halo of a tile is the set of cells that
+// (docs/model.md, "Modules", the GAT layer), so the halo of a tile is the set of cells that
 // count an owned cell among their k nearest.
 //
 // The local graph is never truncated: it holds EXACTLY the global edges whose

@@ -1,6 +1,6 @@
 // stai — learnable dot-product attention imputation head (stAI option).
 //
-// Semantics (REFERENCE.md, "Imputation module (learnable, option)"):
+// Semantics (docs/model.md "Modules", the learnable imputation head (option)):
 //   Q = z1 Wq^T + bq,  K = z2 Wk^T + bk   (two Linear(d, d))
 //   S = softmax over all reference cells (rows) of Q K^T;  imputed = S V.
 //

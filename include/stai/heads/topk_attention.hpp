@@ -1,6 +1,6 @@
 // stai — Euclidean top-k attention imputation head (the stAI default).
 //
-// Semantics (REFERENCE.md, "Imputation module (Euclidean, default)"; the
+// Semantics (docs/model.md "Modules", the Euclidean imputation head (default); the
 // authors' DistanceScore/EuclideanAttention with method 'softmax'):
 //   D_ij = ||z1_i - z2_j||_2 (not squared);
 //   per spatial cell i keep the k reference cells with the smallest D_ij

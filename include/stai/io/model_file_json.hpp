@@ -15,7 +15,7 @@
 #include "../config.hpp"
 #include "../data/preprocess.hpp"
 #include "../error.hpp"
-#include "../model/stai_model.hpp"
+#include "../model/submodel.hpp"
 
 namespace stai::detail::model_file {
 

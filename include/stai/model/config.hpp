@@ -1,6 +1,6 @@
 // stai — model and training configuration.
 //
-// Defaults are the authors' osmFISH imputation config (REFERENCE.md);
+// Defaults are the authors' osmFISH imputation config (docs/model.md, "Presets");
 // Config::annotation() gives their annotation config. Configs can be read
 // from JSON text (this header) or YAML (io/config_yaml.hpp), accepting the
 // reference implementation's key names, flat or nested under

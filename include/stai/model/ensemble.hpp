@@ -1,6 +1,6 @@
 // stai — k-fold calibration training and the ensemble of submodels.
 //
-// REFERENCE.md "Training": the model genes are split into k seeded folds
+// docs/model.md "Training": the model genes are split into k seeded folds
 // (scikit-learn's shuffled KFold, reproduced exactly); submodel f uses fold f
 // as calibration genes and the rest as fitting genes. Each submodel is
 // trained (full batch by default, or spatial minibatches that keep every
@@ -24,7 +24,7 @@
 #include "../losses/cross_entropy.hpp"
 #include "../losses/gene_consistency.hpp"
 #include "folds.hpp"
-#include "stai_model.hpp"
+#include "submodel.hpp"
 
 namespace stai {
 
@@ -310,8 +310,8 @@ class Ensemble {
     return predict_one(be, sub, st, gg, v, y);
   }
 
-  std::unique_ptr<StaiModel<B, T>> make_model(B& be, const SubmodelState& sub) const {
-    auto m = std::make_unique<StaiModel<B, T>>(cfg_, static_cast<index_t>(sub.fit.size()),
+  std::unique_ptr<Submodel<B, T>> make_model(B& be, const SubmodelState& sub) const {
+    auto m = std::make_unique<Submodel<B, T>>(cfg_, static_cast<index_t>(sub.fit.size()),
                                                static_cast<index_t>(class_names_.size()));
     std::vector<T> p(sub.params.begin(), sub.params.end());
     m->set_parameters(be, p);
@@ -325,7 +325,7 @@ class Ensemble {
     STAI_CHECK(nfit >= 1 && ncal >= 1, "fold ", f, " has ", nfit, " fitting and ", ncal,
                " calibration genes; both need at least one");
     const index_t C = static_cast<index_t>(class_names_.size());
-    StaiModel<B, T> model(cfg_, nfit, C);
+    Submodel<B, T> model(cfg_, nfit, C);
     model.initialize(be, cfg_.seed);
 
     // Host matrices of this fold.

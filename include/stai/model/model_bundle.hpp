@@ -21,7 +21,7 @@
 #include "../graph/csr.hpp"
 #include "config.hpp"
 #include "ensemble.hpp"
-#include "stai_model.hpp"
+#include "submodel.hpp"
 
 namespace stai {
 
@@ -35,7 +35,7 @@ struct ParamShape {
 /// The parameter layout this build uses for a submodel with d_in fitting
 /// genes and C classes (declaration order = order in the parameter block).
 inline std::vector<ParamShape> parameter_layout(const Config& cfg, index_t d_in, index_t C) {
-  StaiModel<Cpu, float> m(cfg, d_in, C);
+  Submodel<Cpu, float> m(cfg, d_in, C);
   std::vector<ParamShape> out;
   for (const auto& p : m.arena().info()) out.push_back({p.name, p.rows, p.cols});
   return out;

@@ -3,12 +3,12 @@
 // reference gene, annotate cell types and embed cells — on the training
 // slice or on a NEW spatial slice.
 //
-//   stai::Stai<> model;                          // CPU backend, float
+//   stai::Pipeline<> model;                          // CPU backend, float
 //   model.fit(spatial, reference, stai::Config::imputation(), {.label_key = "celltype"});
 //   auto imp = model.impute({"Gad1", "Slc17a7"}); // values + spread across submodels
 //   auto ann = model.annotate();                 // labels + class probabilities
 //
-// Preprocessing is REFERENCE.md's: the reference is normalised to 1e4 per
+// Preprocessing is the published method's (docs/model.md, "Preprocessing"): the reference is normalised to 1e4 per
 // cell and log1p-transformed (skipped, with a note, when it already is
 // log-normalised), the spatial data are not; the model genes of both sides
 // are z-scored per gene (n - 1 deviation) and clipped above at 10; the
@@ -64,9 +64,9 @@ struct Annotation {
 };
 
 template <class B = Cpu, class T = float>
-class Stai {
+class Pipeline {
  public:
-  Stai() = default;
+  Pipeline() = default;
 
   /// Trains on a spatial slice and a reference. The inputs are copied.
   FitReport fit(B& be, AnnData spatial, AnnData reference, const Config& cfg, const FitOptions& opt = {},
@@ -87,7 +87,7 @@ class Stai {
     for (const auto& w : sr.warnings) rep.warnings.push_back(w);
     for (const auto& w : rr.warnings) rep.warnings.push_back(w);
 
-    // 2. Reference normalisation (REFERENCE step 2).
+    // 2. Reference normalisation (docs/model.md, "Preprocessing" step 2).
     if (rr.state == DataState::LogNormalized) {
       rep.notes.push_back(reference.source + ": X is already log-normalised; normalize_total + log1p is skipped");
     } else {
@@ -119,7 +119,7 @@ class Stai {
                ": every submodel needs at least one fitting and one calibration gene; lower k_folds "
                "or share more genes");
 
-    // 4. Scaling of the model genes (REFERENCE step 3).
+    // 4. Scaling of the model genes (docs/model.md, "Preprocessing" step 3).
     ModelInputs in;
     in.st = scale_genes(spatial.X, spatial.var_names, st_names, 10.0, &st_scaling_, spatial.source);
     in.sc = scale_genes(reference.X, reference.var_names, sc_names, 10.0, &sc_scaling_, reference.source);

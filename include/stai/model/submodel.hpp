@@ -1,7 +1,7 @@
 // stai — one stAI submodel: the networks, the six-term loss, one training
 // step, and inference (codes, imputation, class probabilities).
 //
-// Composition (REFERENCE.md "Modules"), all members named, composed at
+// Composition (docs/model.md "Modules"), all members named, composed at
 // compile time from the core layers:
 //   spatial encoder   st_pre  = Linear(d_in,h) -> ReLU -> Dropout -> Linear(h,d)  (PyTorch init)
 //                     st_gat  = z + Dropout(LeakyReLU_0.01(GAT(z)))              (Glorot init)
@@ -75,10 +75,10 @@ struct StepBatch {
 };
 
 template <class B, class T>
-class StaiModel {
+class Submodel {
  public:
   /// d_in fitting genes, n_classes reference classes (0 = no classifier).
-  StaiModel(const Config& cfg, index_t d_in, index_t n_classes)
+  Submodel(const Config& cfg, index_t d_in, index_t n_classes)
       : cfg_(cfg), d_in_(d_in), C_(n_classes) {
     cfg.validate();
     STAI_CHECK(d_in >= 1, "a submodel needs at least one fitting gene");
@@ -110,9 +110,9 @@ class StaiModel {
     if (clf_lin_) clf_lin_->declare(arena_, "classifier");
     if (learn_) learn_->declare(arena_, "attn");
   }
-  StaiModel(const StaiModel&) = delete;
-  StaiModel& operator=(const StaiModel&) = delete;
-  StaiModel(StaiModel&&) = default;
+  Submodel(const Submodel&) = delete;
+  Submodel& operator=(const Submodel&) = delete;
+  Submodel(Submodel&&) = default;
 
   /// Allocates the parameter block and draws the initial weights.
   void initialize(const B& be, std::uint64_t seed) {

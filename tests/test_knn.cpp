@@ -1,5 +1,6 @@
 // Spatial kNN graph: exact against brute force (random points, 2-D and 3-D),
-// tie-breaking by index on grids, duplicated coordinates, errors.
+// tie-breaking by index on grids, duplicated coordinates, errors, and the
+// rows of query cells alone (knn_rows).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -180,4 +181,43 @@ TEST_CASE("knn_graph rejects bad input with clear errors") {
   CHECK_THROWS_WITH_AS(knn_graph(four, 2), doctest::Contains("2 or 3 columns"), Error);
   const RowMatrix<double> empty(0, 2);
   CHECK_THROWS_AS(knn_graph(empty, 1), Error);
+}
+
+TEST_CASE("knn_rows gives the brute-force rows of the query cells only") {
+  SUBCASE("random points, 2-D and 3-D, queries in any order with repeats") {
+    for (index_t d : {2, 3}) {
+      const RowMatrix<double> p = random_points(400, d, 17 + static_cast<std::uint64_t>(d));
+      const index_t k = 9;
+      const std::vector<index_t> want_all = brute_force(p, k);
+      const std::vector<index_t> queries = {399, 0, 17, 17, 250, 3};
+      for (int threads : {1, 2}) {
+        CAPTURE(d);
+        CAPTURE(threads);
+        const std::vector<index_t> rows = knn_rows(p, k, queries, KnnOptions{threads});
+        REQUIRE(rows.size() == queries.size() * static_cast<std::size_t>(k));
+        for (std::size_t r = 0; r < queries.size(); ++r) {
+          const auto at = static_cast<std::ptrdiff_t>(queries[r] * k);
+          const std::vector<index_t> want(want_all.begin() + at, want_all.begin() + at + k);
+          const std::vector<index_t> got(rows.begin() + static_cast<std::ptrdiff_t>(r) * k,
+                                         rows.begin() + static_cast<std::ptrdiff_t>(r + 1) * k);
+          CHECK(got == want);
+        }
+      }
+    }
+  }
+  SUBCASE("duplicated coordinates: the query cell first in its own row") {
+    RowMatrix<double> p(6, 2);
+    for (index_t i = 0; i < 6; ++i) {
+      p(i, 0) = static_cast<double>(i / 3);  // cells 0-2 at (0, 0), 3-5 at (1, 0)
+      p(i, 1) = 0.0;
+    }
+    CHECK(knn_rows(p, 4, {4, 1}) == std::vector<index_t>{4, 3, 5, 0, 1, 0, 2, 3});
+    CHECK(knn_rows(p, 2, {}).empty());
+  }
+  SUBCASE("bad queries and inputs are refused") {
+    const RowMatrix<double> p = random_points(5, 2, 1);
+    CHECK_THROWS_WITH_AS(knn_rows(p, 2, {5}), doctest::Contains("query cell 5 is not a cell index"), Error);
+    CHECK_THROWS_WITH_AS(knn_rows(p, 2, {-1}), doctest::Contains("query cell -1"), Error);
+    CHECK_THROWS_WITH_AS(knn_rows(p, 6, {0}), doctest::Contains("only 5 cells"), Error);
+  }
 }

@@ -137,6 +137,9 @@ def main():
     p.add_argument("--tangram-epochs", type=int, default=1000)
     p.add_argument("--seed", type=int, default=8848, help="Tangram's random_state")
     p.add_argument("--rerun", action="store_true", help="run the peers again even if matching predictions exist")
+    p.add_argument("--reverse", action="store_true", help="work through the sets last first; a second process "
+                   "with --reverse on the same --out shares the work with a forward one (each set is kept once "
+                   "finished and reused by the other)")
     a = p.parse_args()
     want = [m.strip() for m in a.methods.split(",") if m.strip()]
     for m in want:
@@ -207,11 +210,15 @@ def main():
         say(f"{m}: {len(sets)} set(s), {a.threads} thread(s), settings {settings}")
         values = np.zeros((len(cells), len(genes)))
         t0 = time.time()
-        per_set = []
-        k = 0
+        per_set = [0.0] * len(sets)  # seconds, in set order
         parts = os.path.join(out, f"sets_{m}")  # one finished set per file: a stopped run resumes
         os.makedirs(parts, exist_ok=True)
-        for si, s in enumerate(sets):
+        order = list(enumerate(sets))
+        offset = np.cumsum([0] + [len(s) for s in sets])  # first column of each set
+        if a.reverse:
+            order.reverse()
+        for si, s in order:
+            k = int(offset[si])
             train = [g for g in shared_all if g not in s]
             assert not set(train) & set(s)
             part = os.path.join(parts, f"set_{sets_digest([s, train])}.npz")
@@ -220,8 +227,7 @@ def main():
                 with np.load(part) as z:
                     if json.loads(str(z["meta"])) == part_meta and z["values"].shape == (len(cells), len(s)):
                         values[:, k:k + len(s)] = z["values"]
-                        k += len(s)
-                        per_set.append(float(z["seconds"]))
+                        per_set[si] = float(z["seconds"])
                         say(f"{m}: set {si + 1}/{len(sets)} reused from {part}")
                         continue
             spatial_train = sp[:, [col[g] for g in train]].copy()  # the held-out genes are not in it
@@ -231,17 +237,18 @@ def main():
             else:
                 v, info = methods.tangram(spatial_train, ref, s, a.tangram_epochs, a.seed, a.threads)
             values[:, k:k + len(s)] = v
-            k += len(s)
-            per_set.append(time.time() - ts)
+            per_set[si] = time.time() - ts
             tmp = part + ".tmp.npz"
-            np.savez(tmp, values=np.asarray(v, dtype=np.float64), seconds=per_set[-1], meta=json.dumps(part_meta))
+            np.savez(tmp, values=np.asarray(v, dtype=np.float64), seconds=per_set[si], meta=json.dumps(part_meta))
             os.replace(tmp, part)
             say(f"{m}: set {si + 1}/{len(sets)} ({len(s)} gene(s), {len(train)} training) "
-                f"{per_set[-1]:.1f} s {info}")
+                f"{per_set[si]:.1f} s {info}")
         secs = time.time() - t0
         write_predictions(pred, cells, genes, values)
         with open(meta_path, "w") as f:
-            json.dump({"sets": digest, "settings": settings, "complete": True, "seconds": secs,
+            # seconds: the sum over sets of each set's own run, whichever process or session ran it
+            json.dump({"sets": digest, "settings": settings, "complete": True, "seconds": float(sum(per_set)),
+                       "wall_seconds_this_run": secs,
                        "seconds_per_set": per_set, "threads": a.threads, "source": pred}, f, indent=1)
 
     # 3. Score every method with predictions for these sets.

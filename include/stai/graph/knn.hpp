@@ -95,9 +95,28 @@ class TieBreakKnnResult {
   std::size_t count_ = 0;
 };
 
+/// The checks shared by knn_graph and knn_rows (see knn_graph).
+inline void check_knn_inputs(const RowMatrix<double>& coords, index_t k, const KnnOptions& opt) {
+  const index_t n = coords.rows(), d = coords.cols();
+  STAI_CHECK(d == 2 || d == 3, "spatial kNN: coordinates must have 2 or 3 columns (x, y[, z]), got ",
+             d, "; pass the spatial coordinates (e.g. obsm['spatial']) with one cell per row");
+  STAI_CHECK(k >= 1, "spatial kNN: k must be at least 1 (the cell itself), got ", k);
+  STAI_CHECK(k <= n, "spatial kNN: k = ", k, " neighbours requested but there are only ", n,
+             " cells; lower k (spatial_knn) to at most ", n);
+  STAI_CHECK(n <= static_cast<index_t>(std::numeric_limits<std::uint32_t>::max()),
+             "spatial kNN: more than 2^32 - 1 cells are not supported");
+  STAI_CHECK(opt.leaf_size >= 1, "spatial kNN: leaf_size must be at least 1");
+  for (index_t i = 0; i < n; ++i)
+    for (index_t c = 0; c < d; ++c)
+      STAI_CHECK(std::isfinite(coords(i, c)), "spatial kNN: coordinate (cell ", i, ", column ", c,
+                 ") is ", coords(i, c), "; remove or fix cells with missing coordinates");
+}
+
+/// Row r of out_idx (and out_sqdist) receives the k neighbours of query cell
+/// q = queries ? queries[r] : r, for r < nq.
 template <int Dim, class Host>
 void knn_search_dim(const Host& be, const double* pts, index_t n, index_t k, const KnnOptions& opt,
-                    index_t* out_idx, double* out_sqdist) {
+                    const index_t* queries, index_t nq, index_t* out_idx, double* out_sqdist) {
   using Metric = nanoflann::L2_Simple_Adaptor<double, KnnPoints, double, std::uint32_t>;
   using Tree = nanoflann::KDTreeSingleIndexAdaptor<Metric, KnnPoints, Dim, std::uint32_t>;
   const KnnPoints data{pts, static_cast<std::size_t>(n), static_cast<std::size_t>(Dim)};
@@ -106,13 +125,14 @@ void knn_search_dim(const Host& be, const double* pts, index_t n, index_t k, con
   // Each query finds the k best cells by (distance, index), i itself included
   // unless k cells with smaller indices share its coordinates; then i is moved
   // (or put) first and the remaining k - 1 others keep their order.
-  launch_rows(be, n, [&](index_t i) {
+  launch_rows(be, nq, [&](index_t r) {
+    const index_t i = queries ? queries[r] : r;
     std::vector<std::uint32_t> idx(static_cast<std::size_t>(k));
     std::vector<double> dist(static_cast<std::size_t>(k));
     TieBreakKnnResult res(static_cast<std::size_t>(k), idx.data(), dist.data());
     tree.findNeighbors(res, pts + i * Dim, nanoflann::SearchParams(32, 0.0f, true));
-    index_t* row = out_idx + i * k;
-    double* drow = out_sqdist ? out_sqdist + i * k : nullptr;
+    index_t* row = out_idx + r * k;
+    double* drow = out_sqdist ? out_sqdist + r * k : nullptr;
     row[0] = i;
     if (drow) drow[0] = 0.0;
     index_t w = 1;
@@ -138,19 +158,8 @@ void knn_search_dim(const Host& be, const double* pts, index_t n, index_t k, con
 template <class Host>
 CsrGraph knn_graph(const Host& host, const RowMatrix<double>& coords, index_t k, const KnnOptions& opt = {},
                    std::vector<double>* distances = nullptr) {
+  detail::check_knn_inputs(coords, k, opt);
   const index_t n = coords.rows(), d = coords.cols();
-  STAI_CHECK(d == 2 || d == 3, "spatial kNN: coordinates must have 2 or 3 columns (x, y[, z]), got ",
-             d, "; pass the spatial coordinates (e.g. obsm['spatial']) with one cell per row");
-  STAI_CHECK(k >= 1, "spatial kNN: k must be at least 1 (the cell itself), got ", k);
-  STAI_CHECK(k <= n, "spatial kNN: k = ", k, " neighbours requested but there are only ", n,
-             " cells; lower k (spatial_knn) to at most ", n);
-  STAI_CHECK(n <= static_cast<index_t>(std::numeric_limits<std::uint32_t>::max()),
-             "spatial kNN: more than 2^32 - 1 cells are not supported");
-  STAI_CHECK(opt.leaf_size >= 1, "spatial kNN: leaf_size must be at least 1");
-  for (index_t i = 0; i < n; ++i)
-    for (index_t c = 0; c < d; ++c)
-      STAI_CHECK(std::isfinite(coords(i, c)), "spatial kNN: coordinate (cell ", i, ", column ", c,
-                 ") is ", coords(i, c), "; remove or fix cells with missing coordinates");
   CsrGraph g;
   g.n = n;
   g.indptr.resize(static_cast<std::size_t>(n + 1));
@@ -159,12 +168,33 @@ CsrGraph knn_graph(const Host& host, const RowMatrix<double>& coords, index_t k,
   if (distances) distances->resize(static_cast<std::size_t>(n * k));
   double* dist = distances ? distances->data() : nullptr;
   if (d == 2)
-    detail::knn_search_dim<2>(host, coords.data(), n, k, opt, g.indices.data(), dist);
+    detail::knn_search_dim<2>(host, coords.data(), n, k, opt, nullptr, n, g.indices.data(), dist);
   else
-    detail::knn_search_dim<3>(host, coords.data(), n, k, opt, g.indices.data(), dist);
+    detail::knn_search_dim<3>(host, coords.data(), n, k, opt, nullptr, n, g.indices.data(), dist);
   if (dist)
     for (auto& v : *distances) v = std::sqrt(v);
   return g;
+}
+
+/// The rows of knn_graph(host, coords, k, opt) for the query cells `queries`
+/// only (any order, repeats allowed): entries r * k .. r * k + k - 1 of the
+/// result are row queries[r] of the graph, the same cells in the same order,
+/// for the cost of those queries alone (the k-d tree is still built over all
+/// cells). Throws as knn_graph does, and when a query is not a cell index.
+template <class Host>
+std::vector<index_t> knn_rows(const Host& host, const RowMatrix<double>& coords, index_t k,
+                              const std::vector<index_t>& queries, const KnnOptions& opt = {}) {
+  detail::check_knn_inputs(coords, k, opt);
+  const index_t n = coords.rows();
+  for (index_t q : queries)
+    STAI_CHECK(q >= 0 && q < n, "spatial kNN: query cell ", q, " is not a cell index (there are ", n, " cells)");
+  const auto nq = static_cast<index_t>(queries.size());
+  std::vector<index_t> rows(static_cast<std::size_t>(nq * k));
+  if (coords.cols() == 2)
+    detail::knn_search_dim<2>(host, coords.data(), n, k, opt, queries.data(), nq, rows.data(), nullptr);
+  else
+    detail::knn_search_dim<3>(host, coords.data(), n, k, opt, queries.data(), nq, rows.data(), nullptr);
+  return rows;
 }
 
 }  // namespace stai

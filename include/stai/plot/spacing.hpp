@@ -5,10 +5,10 @@
 // k / (pi r_k^2). Using the 8th rather than the 1st neighbour makes the
 // estimate nearly the same for random (Poisson) and lattice-like layouts.
 //
-// The neighbours come from the spatial kNN graph (graph/knn.hpp) of the
-// distinct positions, each counted with the number of cells on it, so cells
-// sharing a position neither hide their neighbours nor count as neighbours of
-// each other.
+// The neighbours come from the query cells' rows of the spatial kNN graph
+// (graph/knn.hpp, knn_rows) of the distinct positions, each position counted
+// with the number of cells on it, so cells sharing a position neither hide
+// their neighbours nor count as neighbours of each other.
 #pragma once
 #include <algorithm>
 #include <array>
@@ -18,9 +18,8 @@
 #include <utility>
 #include <vector>
 
-#include "../backend/cpu.hpp"  // knn_graph on the CPU
+#include "../backend/cpu.hpp"  // knn_rows on the CPU
 #include "../config.hpp"
-#include "../graph/csr.hpp"
 #include "../graph/knn.hpp"
 #include "../tensor/matrix.hpp"
 #include "extent.hpp"
@@ -67,15 +66,17 @@ inline double typical_spacing(const RowMatrix<double>& c, const Extent& e) {
   constexpr int kMaxK = 8;
   const int k = static_cast<int>(std::min<index_t>(kMaxK, n - 1));
   const index_t stride = std::max<index_t>(1, n / 4000);
+  std::vector<index_t> query_pos;  // the position of each query cell
+  for (index_t q = 0; q < n; q += stride) query_pos.push_back(pos_of[static_cast<std::size_t>(q)]);
   std::vector<double> spacing;
   std::vector<std::pair<double, index_t>> others;  // (squared distance, cells) of a row's other positions
   for (index_t width = std::min<index_t>(m, 2 * k + 1);; width = std::min(m, 2 * width)) {
-    const CsrGraph g = knn_graph(pos, width);
+    const std::vector<index_t> rows = knn_rows(pos, width, query_pos);  // the kNN graph's rows of the queries
     spacing.clear();
     bool certain = true;
-    for (index_t q = 0; q < n && certain; q += stride) {
+    for (index_t q = 0, r = 0; q < n && certain; q += stride, ++r) {
       const double qx = c(q, 0), qy = c(q, 1);
-      const index_t* row = g.indices.data() + g.indptr[static_cast<std::size_t>(pos_of[static_cast<std::size_t>(q)])];
+      const index_t* row = rows.data() + r * width;
       others.clear();
       for (index_t t = 0; t < width; ++t) {
         const index_t p = row[t];

@@ -11,7 +11,9 @@ the virtual environment); see docs/evaluation.md, "Peers".
      timing, a digest of the sets); a prediction file whose digest and
      settings match is reused unless --rerun; each finished set is also kept
      in OUT/sets_METHOD/, so a stopped run resumes where it stopped;
-  4. scores every method found in OUT with scoring.py and writes
+  4. scores every method found in OUT with scoring.py (with --partial also
+     a peer stopped part-way, on the sets it finished, every method then on
+     the genes all of them have) and writes
      per_gene.csv, summary.csv, comparisons.csv, times.csv, summary.md and
      pcc_scatter.png.
 """
@@ -90,6 +92,39 @@ def meta_matches(path, want):
     return all(have.get(k) == v for k, v in want.items())
 
 
+def set_part(parts, genes, train, settings):
+    """The file that keeps one finished held-out set of a method, and the
+    record it must carry to be reused."""
+    return (os.path.join(parts, f"set_{sets_digest([genes, train])}.npz"),
+            {"genes": genes, "training": train, "settings": settings})
+
+
+def read_part(part, part_meta, n_cells):
+    """(values, seconds) of a finished set, or None if absent or not for this set."""
+    if not os.path.isfile(part):
+        return None
+    with np.load(part) as z:
+        if json.loads(str(z["meta"])) == part_meta and z["values"].shape == (n_cells, len(part_meta["genes"])):
+            return np.array(z["values"]), float(z["seconds"])
+    return None
+
+
+def finished_sets(out, m, sets, shared_all, settings, n_cells):
+    """The sets a stopped run of peer m finished: (values with NaN columns for
+    the others, seconds per finished set, the finished sets' genes)."""
+    values = np.full((n_cells, sum(len(s) for s in sets)), np.nan)
+    k, secs, genes = 0, [], []
+    for s in sets:
+        train = [g for g in shared_all if g not in s]
+        got = read_part(*set_part(os.path.join(out, f"sets_{m}"), s, train, settings), n_cells)
+        if got is not None:
+            values[:, k:k + len(s)] = got[0]
+            secs.append(got[1])
+            genes += s
+        k += len(s)
+    return values, secs, genes
+
+
 def run_stai(a, sp_path, ref_path, sets_path, out):
     pred = os.path.join(out, "pred_stai.csv")
     table = os.path.join(out, "stai_cv.csv")
@@ -109,6 +144,8 @@ def check_against_stai_table(table, rows):
     mine = {r["gene"]: r for r in rows if r["method"] == "stai"}
     worst = 0.0
     for g, row in t.iterrows():
+        if g not in mine:  # --partial scores only the genes every method has
+            continue
         for ours, theirs in (("pcc", "pcc"), ("rmse_z", "rmse_z"), ("jsd", "jsd")):
             a, b = mine[g][ours], float(row[theirs])
             if np.isnan(a) and np.isnan(b):
@@ -126,7 +163,8 @@ def main():
     p.add_argument("--data", required=True, help="the shared data folder")
     p.add_argument("--out", required=True, help="output folder (keep it outside the repository)")
     p.add_argument("--stai", required=True, help="the stai program")
-    p.add_argument("--methods", default=",".join(ALL_METHODS), help="comma-separated subset of stai,spage,tangram")
+    p.add_argument("--methods", default=",".join(ALL_METHODS), help="comma-separated subset of stai,spage,tangram "
+                   "(empty: run none, score what OUT holds)")
     p.add_argument("--stai-args", default="", help="extra arguments for `stai cv` (e.g. \"--epochs 20\")")
     p.add_argument("--stai-predictions", default="", help="use this stai prediction file instead of running stai")
     p.add_argument("--stai-table", default="", help="with --stai-predictions: stai's per-gene table, to check the "
@@ -137,6 +175,8 @@ def main():
     p.add_argument("--tangram-epochs", type=int, default=1000)
     p.add_argument("--seed", type=int, default=8848, help="Tangram's random_state")
     p.add_argument("--rerun", action="store_true", help="run the peers again even if matching predictions exist")
+    p.add_argument("--partial", action="store_true", help="also score a peer stopped part-way, on the sets it "
+                   "finished (OUT/sets_METHOD/); every method is then scored on the genes all of them have")
     p.add_argument("--reverse", action="store_true", help="work through the sets last first; a second process "
                    "with --reverse on the same --out shares the work with a forward one (each set is kept once "
                    "finished and reused by the other)")
@@ -186,6 +226,9 @@ def main():
     shared_all_set = set(shared_all)
     n_pv = a.n_pv or (30 if a.pair == "osmfish" else 50)
 
+    def peer_settings(m):
+        return {"n_pv": n_pv, "k": 50} if m == "spage" else {"epochs": a.tangram_epochs, "seed": a.seed}
+
     # 2. The methods.
     for m in want:
         pred = os.path.join(out, f"pred_{m}.csv")
@@ -203,7 +246,7 @@ def main():
             with open(meta_path, "w") as f:
                 json.dump(meta, f, indent=1)
             continue
-        settings = ({"n_pv": n_pv, "k": 50} if m == "spage" else {"epochs": a.tangram_epochs, "seed": a.seed})
+        settings = peer_settings(m)
         if not a.rerun and meta_matches(meta_path, {"sets": digest, "settings": settings, "complete": True}):
             say(f"{m}: reusing {pred} (same sets and settings; --rerun to run it again)")
             continue
@@ -221,15 +264,12 @@ def main():
             k = int(offset[si])
             train = [g for g in shared_all if g not in s]
             assert not set(train) & set(s)
-            part = os.path.join(parts, f"set_{sets_digest([s, train])}.npz")
-            part_meta = {"genes": s, "training": train, "settings": settings}
-            if not a.rerun and os.path.isfile(part):
-                with np.load(part) as z:
-                    if json.loads(str(z["meta"])) == part_meta and z["values"].shape == (len(cells), len(s)):
-                        values[:, k:k + len(s)] = z["values"]
-                        per_set[si] = float(z["seconds"])
-                        say(f"{m}: set {si + 1}/{len(sets)} reused from {part}")
-                        continue
+            part, part_meta = set_part(parts, s, train, settings)
+            got = None if a.rerun else read_part(part, part_meta, len(cells))
+            if got is not None:
+                values[:, k:k + len(s)], per_set[si] = got
+                say(f"{m}: set {si + 1}/{len(sets)} reused from {part}")
+                continue
             spatial_train = sp[:, [col[g] for g in train]].copy()  # the held-out genes are not in it
             ts = time.time()
             if m == "spage":
@@ -262,12 +302,27 @@ def main():
                 meta_of[m] = json.load(f)
             if m == "stai" or meta_of[m].get("complete"):
                 found.append(m)
+    pred_of = {m: read_predictions(meta_of[m]["source"], cells, genes) for m in found}
+    if a.partial:
+        for m in [m for m in ALL_METHODS if m != "stai" and m not in found]:
+            settings = peer_settings(m)
+            P, secs, done = finished_sets(out, m, sets, shared_all, settings, len(cells))
+            if done:
+                found.append(m)
+                pred_of[m] = P
+                meta_of[m] = {"seconds": float(sum(secs)), "threads": None,
+                              "settings": f"{settings}, partial: {len(secs)} of {len(sets)} sets"}
+                say(f"{m}: --partial: {len(secs)} of {len(sets)} set(s) finished ({len(done)} genes)")
     if not found:
         die("no method has predictions for these sets yet")
+    scored = [j for j in range(len(genes)) if all(np.isfinite(pred_of[m][:, j]).all() for m in found)]
+    if len(scored) < len(genes):
+        say(f"--partial: scoring the {len(scored)} of {len(genes)} held-out genes that every method has")
     rows = []
     for m in found:
-        P = read_predictions(meta_of[m]["source"], cells, genes)
-        for j, g in enumerate(genes):
+        P = pred_of[m]
+        for j in scored:
+            g = genes[j]
             c = col[g]
             r = {"gene": g, "set": set_of[g], "method": m}
             r.update(scoring.score_gene(P[:, j], X[:, c], lognorm[:, c]))

@@ -33,7 +33,7 @@ import methods
 import pairs
 import scoring
 
-ALL_METHODS = ["stai", "spage", "tangram"]
+ALL_METHODS = ["stai", "spage", "tangram", "ridge", "celltotal"]  # the last two: baselines (methods.py)
 
 
 def die(msg):
@@ -163,8 +163,9 @@ def main():
     p.add_argument("--data", required=True, help="the shared data folder")
     p.add_argument("--out", required=True, help="output folder (keep it outside the repository)")
     p.add_argument("--stai", required=True, help="the stai program")
-    p.add_argument("--methods", default=",".join(ALL_METHODS), help="comma-separated subset of stai,spage,tangram "
-                   "(empty: run none, score what OUT holds)")
+    p.add_argument("--methods", default=",".join(ALL_METHODS),
+                   help="comma-separated subset of stai,spage,tangram,ridge,celltotal (empty: run none, score what "
+                   "OUT holds)")
     p.add_argument("--stai-args", default="", help="extra arguments for `stai cv` (e.g. \"--epochs 20\")")
     p.add_argument("--stai-predictions", default="", help="use this stai prediction file instead of running stai")
     p.add_argument("--stai-table", default="", help="with --stai-predictions: stai's per-gene table, to check the "
@@ -227,7 +228,8 @@ def main():
     n_pv = a.n_pv or (30 if a.pair == "osmfish" else 50)
 
     def peer_settings(m):
-        return {"n_pv": n_pv, "k": 50} if m == "spage" else {"epochs": a.tangram_epochs, "seed": a.seed}
+        return {"spage": {"n_pv": n_pv, "k": 50}, "tangram": {"epochs": a.tangram_epochs, "seed": a.seed},
+                "ridge": {"lambda": 0.1, "input": "log1p"}, "celltotal": {}}[m]
 
     # 2. The methods.
     for m in want:
@@ -274,8 +276,12 @@ def main():
             ts = time.time()
             if m == "spage":
                 v, info = methods.spage(spatial_train, ref, s, n_pv)
-            else:
+            elif m == "tangram":
                 v, info = methods.tangram(spatial_train, ref, s, a.tangram_epochs, a.seed, a.threads)
+            elif m == "ridge":
+                v, info = methods.ridge(spatial_train, ref, s, settings["lambda"])
+            else:
+                v, info = methods.celltotal(spatial_train, ref, s)
             values[:, k:k + len(s)] = v
             per_set[si] = time.time() - ts
             tmp = part + ".tmp.npz"

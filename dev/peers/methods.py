@@ -22,6 +22,19 @@ Tangram tangram-sc, its tutorial: reference normalize_total (to the median
         lambda_g1=1, device="cpu", random_state=seed); tg.project_genes.
         The density prior sums each spatial cell's values over the genes of
         spatial_train, i.e. over the training genes only.
+
+Two baselines, to read the scores against (not peers from the literature):
+celltotal  each spatial cell's total over the training genes, the same
+           column for every held-out gene: it knows nothing of the gene, so
+           its score is what cell size (molecules captured per cell) alone
+           earns under a metric.
+ridge      ridge regression on the reference from the training genes to the
+           held-out gene: reference log1p(counts per 10^4, totals over all
+           reference genes), training genes z-scored over reference cells,
+           beta = (A'A/n + lambda I)^-1 A'(y - mean y)/n with lambda = 0.1
+           fixed (A'A/n is the genes' correlation matrix); applied to the
+           spatial cells' log1p(values) of the training genes, z-scored over
+           spatial cells (each platform standardised on its own cells).
 """
 import numpy as np
 import pandas as pd
@@ -91,3 +104,29 @@ def tangram(spatial_train, reference, genes, epochs, seed, threads):
     idx = _gene_index(ad_ge.var_names, genes, "Tangram")
     return _dense(ad_ge.X[:, idx]), {"n_training_genes": len(ad_sc.uns["training_genes"]), "epochs": epochs,
                                      "seed": seed}
+
+
+def celltotal(spatial_train, reference, genes):
+    tot = _dense(spatial_train.X).sum(axis=1)
+    return np.repeat(tot[:, None], len(genes), axis=1), {}
+
+
+def _zscore_columns(a):
+    sd = a.std(axis=0)
+    sd[sd == 0] = 1.0  # a constant gene becomes zeros
+    return (a - a.mean(axis=0)) / sd
+
+
+def ridge(spatial_train, reference, genes, lam):
+    train = [str(g) for g in spatial_train.var_names]
+    sc = _dense(reference.X)
+    rt = sc.sum(axis=1)
+    rt[rt == 0] = 1.0
+    sc = np.log1p(sc / rt[:, None] * 1e4)
+    names = [str(v) for v in reference.var_names]
+    A = _zscore_columns(sc[:, _gene_index(names, train, "ridge")])
+    Y = sc[:, _gene_index(names, genes, "ridge")]
+    n = A.shape[0]
+    beta = np.linalg.solve(A.T @ A / n + lam * np.eye(A.shape[1]), A.T @ (Y - Y.mean(axis=0)) / n)
+    S = _zscore_columns(np.log1p(np.maximum(_dense(spatial_train.X), 0.0)))
+    return S @ beta + Y.mean(axis=0), {"lambda": lam}

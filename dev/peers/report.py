@@ -7,7 +7,8 @@ import scipy.stats
 
 import scoring
 
-NAMES = {"stai": "stai", "spage": "SpaGE", "tangram": "Tangram"}
+NAMES = {"stai": "stai", "spage": "SpaGE", "tangram": "Tangram", "ridge": "ridge (baseline)",
+         "celltotal": "cell total (baseline)"}
 
 
 def _paired(df, metric, a, b):

@@ -55,18 +55,20 @@ def _dense(x):
     return np.asarray(x.toarray() if hasattr(x, "toarray") else x, dtype=np.float64)
 
 
+def _log_per_cell(x, target=None):
+    """log1p(x / cell total x target), target the median total if None; an
+    all-zero cell stays zero."""
+    tot = x.sum(axis=1)
+    scale = np.median(tot) if target is None else target
+    tot[tot == 0] = 1.0
+    return np.log1p(x / tot[:, None] * scale)
+
+
 def spage(spatial_train, reference, genes, n_pv):
     from tissue.SpaGE.main import SpaGE
 
-    st = _dense(spatial_train.X)
-    tot = st.sum(axis=1)
-    med = np.median(tot)
-    tot[tot == 0] = 1.0  # an all-zero cell stays zero
-    st = np.log1p(st / tot[:, None] * med)
-    sc = _dense(reference.X)
-    rt = sc.sum(axis=1)
-    rt[rt == 0] = 1.0
-    sc = np.log1p(sc / rt[:, None] * 1e6)
+    st = _log_per_cell(_dense(spatial_train.X))
+    sc = _log_per_cell(_dense(reference.X), 1e6)
     rna = pd.DataFrame(sc, columns=[str(v) for v in reference.var_names])
     rna = rna.loc[:, rna.var(axis=0) > 0]
     # match the spelling of the spatial genes (the reference may differ in case)
@@ -119,10 +121,7 @@ def _zscore_columns(a):
 
 def ridge(spatial_train, reference, genes, lam):
     train = [str(g) for g in spatial_train.var_names]
-    sc = _dense(reference.X)
-    rt = sc.sum(axis=1)
-    rt[rt == 0] = 1.0
-    sc = np.log1p(sc / rt[:, None] * 1e4)
+    sc = _log_per_cell(_dense(reference.X), 1e4)
     names = [str(v) for v in reference.var_names]
     A = _zscore_columns(sc[:, _gene_index(names, train, "ridge")])
     Y = sc[:, _gene_index(names, genes, "ridge")]

@@ -191,6 +191,98 @@ TEST_CASE("Refinement: the inner choices follow the head that is right") {
   CHECK(r3.alpha == 0.3);
 }
 
+TEST_CASE("Linear input: cells log-normalised on the model genes, by hand") {
+  RowMatrix<double> X(4, 2);
+  X << 1, 3,   // total 4
+      0, 0,    // total 0: stays 0
+      2, 6,    // total 8
+      5, 5;    // total 10; median of the positive totals {4, 8, 10} is 8
+  const RowMatrix<double> v = log_normalise_cells(X);
+  CHECK(v(0, 0) == doctest::Approx(std::log(1 + 1.0 * 8 / 4)));
+  CHECK(v(0, 1) == doctest::Approx(std::log(1 + 3.0 * 8 / 4)));
+  CHECK(v(1, 0) == 0.0);
+  CHECK(v(1, 1) == 0.0);
+  CHECK(v(2, 1) == doctest::Approx(std::log(1 + 6.0)));
+  CHECK(v(3, 0) == doctest::Approx(std::log(1 + 5.0 * 8 / 10)));
+  // An even number of positive totals: the median is the mean of the middle two.
+  RowMatrix<double> Y(2, 1);
+  Y << 2, 6;
+  CHECK(log_normalise_cells(Y)(0, 0) == doctest::Approx(std::log(1 + 2.0 * 4 / 2)));
+  // What is not counts is read as it is.
+  CHECK(lognorm_view(X, DataState::LogNormalized) == X);
+  RowMatrix<double> Z = X;
+  Z(0, 0) = -0.5;
+  CHECK(lognorm_view(Z, DataState::Unknown) == Z);
+  CHECK(lognorm_view(X, DataState::RawCounts) == v);
+  CHECK(lognorm_view(X, DataState::Unknown) == v);  // non-negative, e.g. volume-normalised values
+}
+
+TEST_CASE("Refinement: the inner objective chooses the linear head's input") {
+  // Counts = cell size x expression, the size spanning two orders of
+  // magnitude. The reference holds log expression. Read raw (scaled), every
+  // gene mostly reflects the size; log-normalised on the model genes, the
+  // cells' expression comes back: judged on log-normalised measurements, the
+  // log-normalised input must win, and a fixed input is kept.
+  const index_t n = 400, G = 8;
+  const RowMatrix<double> base = test::random_matrix(n, 2, 61);
+  const RowMatrix<double> size = test::random_matrix(n, 1, 62, 1.2);
+  RowMatrix<double> expr(n, G), counts(n, G);
+  for (index_t j = 0; j < G; ++j)
+    for (index_t i = 0; i < n; ++i) {
+      expr(i, j) = std::exp(0.8 * (base(i, 0) * std::cos(0.5 * j) + base(i, 1) * std::sin(0.5 * j)));
+      counts(i, j) = std::exp(size(i, 0)) * expr(i, j);
+    }
+  const RowMatrix<double> ref = expr.array().log1p().matrix();
+  InnerData in;
+  in.measured = counts;
+  in.measured_lognorm = lognorm_view(counts, DataState::RawCounts);
+  in.ref_values = ref;
+  in.neural = test::random_matrix(n, G, 63);
+  const LinearTransfer scaled(ref, counts), lognorm(ref, in.measured_lognorm);
+  const LinearHeads heads{&scaled, &lognorm};
+  Refinement ask;
+  ask.lambda = ask.weight = -1;
+  ask.input = -1;
+  ask.objective = InnerObjective::PccLognorm;
+  const CsrGraph g = path_graph(n);
+  const Refinement r = choose_refinement(ask, heads, in, g);
+  CHECK(r.input == static_cast<int>(LinearInput::LogNormalised));
+  CHECK(r.inner_linear > 0.9);
+  // The scaled head alone scores worse on the same objective.
+  Refinement only_scaled = ask;
+  only_scaled.input = static_cast<int>(LinearInput::Scaled);
+  const Refinement rs = choose_refinement(only_scaled, heads, in, g);
+  CHECK(rs.input == static_cast<int>(LinearInput::Scaled));
+  CHECK(rs.inner_linear < r.inner_linear - 0.1);
+  // The objective's value is the lognorm PCC: the neural noise scores ~0.
+  CHECK(std::abs(r.inner_neural) < 0.1);
+  // Balanced: the average of the two PCCs, recomputed independently.
+  Refinement bal;
+  bal.lambda = 1.0;
+  bal.weight = 1.0;
+  bal.alpha = 0.0;
+  bal.input = static_cast<int>(LinearInput::LogNormalised);
+  bal.objective = InnerObjective::Balanced;
+  const Refinement rb = choose_refinement(bal, heads, in, g);
+  const RowMatrix<double> lin = lognorm.leave_one_out(ref, 1.0);
+  double raw = 0, ln = 0;
+  for (index_t j = 0; j < G; ++j) {
+    std::vector<double> p(static_cast<std::size_t>(n)), a(p.size()), b(p.size());
+    for (index_t i = 0; i < n; ++i) {
+      p[static_cast<std::size_t>(i)] = lin(i, j);
+      a[static_cast<std::size_t>(i)] = counts(i, j);
+      b[static_cast<std::size_t>(i)] = in.measured_lognorm(i, j);
+    }
+    raw += eval::pearson(p, a) / G;
+    ln += eval::pearson(p, b) / G;
+  }
+  CHECK(rb.inner_final == doctest::Approx(0.5 * raw + 0.5 * ln).epsilon(1e-9));
+  // An objective that needs log-normalised measurements, without them: an error.
+  InnerData missing = in;
+  missing.measured_lognorm.resize(0, 0);
+  CHECK_THROWS_WITH_AS(choose_refinement(ask, heads, missing, g), doctest::Contains("inner data"), Error);
+}
+
 TEST_CASE("Refinement: refine_predictions keeps the neural head's per-gene mean and deviation at alpha 0") {
   const RowMatrix<double> P = test::random_matrix(50, 3, 51, 3.0).array() + 5.0;
   const RowMatrix<double> L = test::random_matrix(50, 3, 52);
@@ -229,6 +321,25 @@ TEST_CASE("Config: presets, refinement keys and their checks") {
   bad = Config::stai();
   bad.k_folds = 2;
   CHECK_THROWS_WITH_AS(bad.validate(), doctest::Contains("k_folds >= 3"), Error);
+  // The linear head's input and the inner objective.
+  CHECK_FALSE(ref.to_json().contains("linear_input"));
+  CHECK_FALSE(ref.to_json().contains("inner_objective"));
+  CHECK(s.to_json().at("linear_input") == "auto");
+  CHECK(s.to_json().at("inner_objective") == "balanced");
+  Config k;
+  k.apply(nlohmann::json{{"linear_input", "lognorm"}, {"inner_objective", "pcc_lognorm"}});
+  CHECK(k.linear_input == static_cast<int>(LinearInput::LogNormalised));
+  CHECK(k.inner_objective == InnerObjective::PccLognorm);
+  CHECK_THROWS_WITH_AS(k.apply(nlohmann::json{{"linear_input", "log"}}), doctest::Contains("'linear_input' must be"),
+                       Error);
+  CHECK_THROWS_WITH_AS(k.apply(nlohmann::json{{"inner_objective", 1}}), doctest::Contains("'inner_objective' must be"),
+                       Error);
+  bad = Config::stai();
+  bad.validation_fold = false;
+  bad.blend_weight = 0.5;
+  bad.ridge_lambda = 0.1;
+  bad.smooth_alpha = 0;
+  CHECK_THROWS_WITH_AS(bad.validate(), doctest::Contains("linear_input"), Error);  // still chosen: needs the fold
 }
 
 namespace {
@@ -279,6 +390,8 @@ TEST_CASE("Validation fold: every model gene is one submodel's validation gene, 
   // The chosen values are the model's configuration (what a model file keeps).
   CHECK(m.ensemble().config().blend_weight == r.weight);
   CHECK(m.ensemble().config().smooth_alpha == r.alpha);
+  CHECK(r.input >= 0);
+  CHECK(m.ensemble().config().linear_input == r.input);
 }
 
 TEST_CASE("Refinement: a held-out gene cannot influence the choices made for it") {
@@ -301,6 +414,7 @@ TEST_CASE("Refinement: a held-out gene cannot influence the choices made for it"
   CHECK(ra.lambda == rb.lambda);
   CHECK(ra.weight == rb.weight);
   CHECK(ra.alpha == rb.alpha);
+  CHECK(ra.input == rb.input);
   CHECK(ra.inner_final == rb.inner_final);
   const Imputation ia = a.impute(be, fo.held_out), ib = b.impute(be, fo.held_out);
   CHECK(ia.mean == ib.mean);

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../error.hpp"
+#include "../refine/linear_input.hpp"
 
 namespace stai {
 
@@ -52,6 +53,11 @@ struct Config {
   double ridge_lambda = 0.1;   ///< ridge penalty of the linear transfer head (> 0); -1 = chosen by inner CV
   double smooth_alpha = 0;     ///< spatial smoothing weight in [0, 1); -1 = chosen by inner CV
   int smooth_iterations = 10;  ///< label-propagation steps of the smoothing
+  /// The linear head's spatial input (refine::LinearInput as int: 0 scaled,
+  /// 1 log-normalised on the model genes); -1 = chosen by inner CV.
+  int linear_input = 0;
+  /// What the inner cross-validation maximises (refine/linear_input.hpp).
+  refine::InnerObjective inner_objective = refine::InnerObjective::Pcc;
 
   /// The refinement is applied (a blend or a smoothing is asked for).
   bool refines() const { return blend_weight != 0 || smooth_alpha != 0; }
@@ -62,8 +68,10 @@ struct Config {
   static Config reference() { return imputation(); }
   /// stai's default for imputation: the published model trained for 150
   /// epochs with a validation fold, then refined (linear transfer head
-  /// blended in, spatial smoothing), every refinement parameter chosen by
-  /// cross-validation on the measured model genes.
+  /// blended in, spatial smoothing), every refinement parameter, the linear
+  /// head's input included, chosen by cross-validation on the measured model
+  /// genes for predictions that track both the measured values and the
+  /// log-normalised expression (inner objective "balanced").
   static Config stai() {
     Config c;
     c.num_epoch = 150;
@@ -71,6 +79,8 @@ struct Config {
     c.blend_weight = -1;
     c.ridge_lambda = -1;
     c.smooth_alpha = -1;
+    c.linear_input = -1;
+    c.inner_objective = refine::InnerObjective::Balanced;
     return c;
   }
   /// A named preset: "reference" or "stai".
@@ -118,10 +128,14 @@ struct Config {
     need(smooth_alpha == -1 || (smooth_alpha >= 0 && smooth_alpha < 1), "smooth_alpha",
          "must be in [0, 1), or -1 (chosen by inner cross-validation)");
     need(smooth_iterations >= 1 && smooth_iterations <= 1000, "smooth_iterations", "must be in [1, 1000]");
+    need(linear_input >= -1 && linear_input <= 1, "linear_input",
+         "must be 'scaled', 'lognorm' or 'auto' (chosen by inner cross-validation)");
     need(!validation_fold || k_folds >= 3, "validation_fold",
          "needs k_folds >= 3 (a calibration fold, a validation fold and fitting genes per submodel)");
-    need(validation_fold || (blend_weight != -1 && ridge_lambda != -1 && smooth_alpha != -1), "validation_fold",
-         "must be true when blend_weight, ridge_lambda or smooth_alpha is -1: the inner cross-validation "
+    need(validation_fold || (blend_weight != -1 && ridge_lambda != -1 && smooth_alpha != -1 && linear_input != -1),
+         "validation_fold",
+         "must be true when blend_weight, ridge_lambda, smooth_alpha or linear_input is chosen: the inner "
+         "cross-validation "
          "scores predictions of genes a submodel never saw");
   }
 
@@ -162,6 +176,22 @@ struct Config {
     else if (key == "ridge_lambda") num(ridge_lambda);
     else if (key == "smooth_alpha") num(smooth_alpha);
     else if (key == "smooth_iterations") integer(smooth_iterations);
+    else if (key == "linear_input") {
+      STAI_CHECK(v.is_string(), "config: 'linear_input' must be 'scaled', 'lognorm' or 'auto', got ", v.dump());
+      const auto s = v.get<std::string>();
+      if (s == "scaled") linear_input = 0;
+      else if (s == "lognorm") linear_input = 1;
+      else if (s == "auto") linear_input = -1;
+      else throw Error("config: 'linear_input' must be 'scaled', 'lognorm' or 'auto', got '" + s + "'");
+    } else if (key == "inner_objective") {
+      STAI_CHECK(v.is_string(), "config: 'inner_objective' must be 'pcc', 'pcc_lognorm' or 'balanced', got ",
+                 v.dump());
+      const auto s = v.get<std::string>();
+      if (s == "pcc") inner_objective = refine::InnerObjective::Pcc;
+      else if (s == "pcc_lognorm") inner_objective = refine::InnerObjective::PccLognorm;
+      else if (s == "balanced") inner_objective = refine::InnerObjective::Balanced;
+      else throw Error("config: 'inner_objective' must be 'pcc', 'pcc_lognorm' or 'balanced', got '" + s + "'");
+    }
     else if (key == "validation_fold") {
       STAI_CHECK(v.is_boolean(), "config: 'validation_fold' must be true or false");
       validation_fold = v.get<bool>();
@@ -192,7 +222,7 @@ struct Config {
                   "'. Known keys: d_hidden d_latent lam_recon lam_mmd lam_cos lam_clf lam_impute "
                   "lam_genegraph dropout attn_type topk linear_clf gene_loss num_epoch lr k_folds "
                   "spatial_knn p_class spatial_batchsize rna_batchsize eval_step seed threads validation_fold "
-                  "blend_weight ridge_lambda smooth_alpha smooth_iterations");
+                  "blend_weight ridge_lambda smooth_alpha smooth_iterations linear_input inner_objective");
     }
     return true;
   }
@@ -243,7 +273,15 @@ struct Config {
       j["smooth_alpha"] = smooth_alpha;
       j["smooth_iterations"] = smooth_iterations;
     }
+    // Written only when not the published defaults, so that model files and
+    // records of earlier stai presets read as they always have.
+    if (linear_input != 0) j["linear_input"] = linear_input_name();
+    if (inner_objective != refine::InnerObjective::Pcc) j["inner_objective"] = refine::to_string(inner_objective);
     return j;
+  }
+
+  const char* linear_input_name() const {
+    return linear_input < 0 ? "auto" : refine::to_string(static_cast<refine::LinearInput>(linear_input));
   }
 
  private:

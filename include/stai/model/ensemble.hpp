@@ -116,7 +116,8 @@ class Ensemble {
 
   /// Records the refinement parameters chosen after fit() (Config keys
   /// ridge_lambda, blend_weight, smooth_alpha), so that model files keep them.
-  void resolve_refinement(double lambda, double weight, double alpha) {
+  void resolve_refinement(double lambda, double weight, double alpha, int linear_input) {
+    cfg_.linear_input = linear_input;
     cfg_.ridge_lambda = lambda;
     cfg_.blend_weight = weight;
     cfg_.smooth_alpha = alpha;

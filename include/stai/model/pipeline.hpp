@@ -156,18 +156,24 @@ class Pipeline {
     if (cfg.refines()) {
       refine::Refinement asked = refinement_of(cfg);
       refine::Refinement r = asked;
-      if (asked.lambda < 0 || asked.weight < 0 || asked.alpha < 0) {
+      if (asked.lambda < 0 || asked.weight < 0 || asked.alpha < 0 || asked.input < 0) {
         refine::InnerData inner;
-        const std::vector<index_t> cols = gene_columns(spatial.var_names, st_names, spatial.source);
-        inner.measured.resize(spatial.n_obs(), static_cast<index_t>(cols.size()));
-        for (std::size_t j = 0; j < cols.size(); ++j)
-          inner.measured.col(static_cast<index_t>(j)) = spatial.X.col(cols[j]).template cast<double>();
+        inner.measured = model_gene_values(spatial, st_names);
+        const RowMatrix<double> lognorm = refine::lognorm_view(inner.measured, sr.state);
+        if (asked.objective != refine::InnerObjective::Pcc) inner.measured_lognorm = lognorm;
         const RowMatrix<float> model_values = reference_values(rep.model_genes);
         inner.neural = ensemble_.validation_predictions(be, in.st, in.graph, model_values).template cast<double>();
         inner.ref_values = model_values.template cast<double>();
-        r = refine::choose_refinement(asked, linear_head(in.st), inner, in.graph);
+        const bool any = asked.input < 0;
+        std::optional<refine::LinearTransfer> scaled_head, lognorm_head;
+        refine::LinearHeads heads{};
+        if (any || asked.input == static_cast<int>(refine::LinearInput::Scaled))
+          heads[0] = &scaled_head.emplace(linear_head(in.st.template cast<double>()));
+        if (any || asked.input == static_cast<int>(refine::LinearInput::LogNormalised))
+          heads[1] = &lognorm_head.emplace(linear_head(lognorm));
+        r = refine::choose_refinement(asked, heads, inner, in.graph);
       }
-      ensemble_.resolve_refinement(r.lambda, r.weight, r.alpha);
+      ensemble_.resolve_refinement(r.lambda, r.weight, r.alpha, r.input);
       rep.refinement = r;
       rep.notes.push_back(refinement_note(r));
     }
@@ -206,15 +212,15 @@ class Pipeline {
   /// Imputes reference genes (measured or not) for the training slice.
   Imputation impute(B& be, const std::vector<std::string>& genes) const {
     need_fitted();
-    return refined(ensemble_.impute(be, spatial_scaled_, graph_, reference_values(genes)), genes, spatial_scaled_,
-                   graph_);
+    return refined(ensemble_.impute(be, spatial_scaled_, graph_, reference_values(genes)), genes,
+                   own_linear_inputs(), graph_);
   }
   /// Imputes reference genes for a NEW spatial slice (same gene panel).
   Imputation impute(B& be, const AnnData& other, const std::vector<std::string>& genes,
                     const std::string& spatial_key = "spatial") const {
     need_fitted();
-    auto [X, g] = prepare_spatial(other, spatial_key);
-    return refined(ensemble_.impute(be, X, g, reference_values(genes)), genes, X, g);
+    Prepared p = prepare_spatial(other, spatial_key);
+    return refined(ensemble_.impute(be, p.X, p.g, reference_values(genes)), genes, p.linear_inputs, p.g);
   }
 
   /// The refinement's parts, for ablations: the neural ensemble alone
@@ -229,7 +235,7 @@ class Pipeline {
     const RowMatrix<double> P =
         ensemble_.impute(be, spatial_scaled_, graph_, reference_values(genes)).mean.template cast<double>();
     const RowMatrix<double> L =
-        linear_head(spatial_scaled_).predict(reference_values(genes).template cast<double>(), r.lambda);
+        linear_head(own_linear_inputs()).predict(reference_values(genes).template cast<double>(), r.lambda);
     r.alpha = 0;
     out.emplace_back("neural", P.template cast<float>());
     out.emplace_back("linear", L.template cast<float>());
@@ -246,8 +252,8 @@ class Pipeline {
   }
   Annotation annotate(B& be, const AnnData& other, const std::string& spatial_key = "spatial") const {
     need_fitted();
-    auto [X, g] = prepare_spatial(other, spatial_key);
-    return make_annotation(ensemble_.annotate(be, X, g));
+    Prepared p = prepare_spatial(other, spatial_key);
+    return make_annotation(ensemble_.annotate(be, p.X, p.g));
   }
   /// Spatial codes, one matrix per submodel.
   std::vector<RowMatrix<float>> embed(B& be) const {
@@ -297,10 +303,17 @@ class Pipeline {
   void need_fitted() const {
     STAI_CHECK(!ensemble_.submodels().empty(), "the model is not fitted: call fit() or load a model file");
   }
-  std::pair<RowMatrix<float>, CsrGraph> prepare_spatial(const AnnData& other, const std::string& key) const {
+  /// A new slice as the model reads it: the scaled model genes, the spatial
+  /// graph, and the linear head's input.
+  struct Prepared {
+    RowMatrix<float> X;
+    CsrGraph g;
+    RowMatrix<double> linear_inputs;
+  };
+  Prepared prepare_spatial(const AnnData& other, const std::string& key) const {
     AnnData a = other;
     InputSpec ss{Role::Spatial, DataState::Unknown, key, "", ensemble_.config().spatial_knn};
-    check_input(a, ss, {});
+    const InputReport rep = check_input(a, ss, {});
     // The new slice is scaled with ITS OWN statistics, as the training
     // slice was (per-slice z-scoring removes slice-wide depth differences);
     // genes are matched to the model genes by name.
@@ -320,9 +333,31 @@ class Pipeline {
           names.push_back(a.var_names[static_cast<std::size_t>(m.spatial_index[j])]);
           break;
         }
-    RowMatrix<float> X = scale_genes(a.X, a.var_names, names, 10.0, nullptr, a.source);
-    CsrGraph g = knn_graph(a.obsm.at(key), ensemble_.config().spatial_knn);
-    return {std::move(X), std::move(g)};
+    Prepared p;
+    p.X = scale_genes(a.X, a.var_names, names, 10.0, nullptr, a.source);
+    p.g = knn_graph(a.obsm.at(key), ensemble_.config().spatial_knn);
+    if (refinement().active()) p.linear_inputs = linear_inputs(a, names, rep.state, p.X);
+    return p;
+  }
+  /// The model genes' values as they are in `a` (cells x model genes, in
+  /// the order of `names`).
+  static RowMatrix<double> model_gene_values(const AnnData& a, const std::vector<std::string>& names) {
+    const std::vector<index_t> cols = gene_columns(a.var_names, names, a.source);
+    RowMatrix<double> m(a.n_obs(), static_cast<index_t>(cols.size()));
+    for (std::size_t j = 0; j < cols.size(); ++j)
+      m.col(static_cast<index_t>(j)) = a.X.col(cols[j]).template cast<double>();
+    return m;
+  }
+  /// What the fitted linear head reads of a slice (Config::linear_input):
+  /// its scaled model genes, or its model genes log-normalised.
+  RowMatrix<double> linear_inputs(const AnnData& a, const std::vector<std::string>& names, DataState state,
+                                  const RowMatrix<float>& scaled) const {
+    if (ensemble_.config().linear_input != static_cast<int>(refine::LinearInput::LogNormalised))
+      return scaled.template cast<double>();
+    return refine::lognorm_view(model_gene_values(a, names), state);
+  }
+  RowMatrix<double> own_linear_inputs() const {
+    return linear_inputs(spatial_, st_scaling_.genes, report_.spatial_state, spatial_scaled_);
   }
   std::string missing_example(const GeneMatch& m) const {
     for (const auto& g : st_scaling_.genes)
@@ -335,6 +370,8 @@ class Pipeline {
     r.weight = c.blend_weight;
     r.alpha = c.smooth_alpha;
     r.iterations = c.smooth_iterations;
+    r.input = c.linear_input;
+    r.objective = c.inner_objective;
     return r;
   }
   static std::string refinement_note(const refine::Refinement& r) {
@@ -344,11 +381,13 @@ class Pipeline {
       o << v;
       return o.str();
     };
-    std::string s = "refinement: linear head weight " + f(r.weight) + " (ridge lambda " + f(r.lambda) +
-                    "), spatial smoothing alpha " + f(r.alpha);
+    std::string s = "refinement: linear head weight " + f(r.weight) + " (input " +
+                    (r.input < 0 ? std::string("auto") : refine::to_string(static_cast<refine::LinearInput>(r.input))) +
+                    ", ridge lambda " + f(r.lambda) + "), spatial smoothing alpha " + f(r.alpha);
     if (std::isfinite(r.inner_neural))
-      s += "; inner mean PCC over the model genes: neural " + f(r.inner_neural) + ", linear " +
-           f(r.inner_linear) + ", blend " + f(r.inner_blend) + ", smoothed " + f(r.inner_final);
+      s += std::string("; inner ") + refine::to_string(r.objective) + " objective over the model genes: neural " +
+           f(r.inner_neural) + ", linear " + f(r.inner_linear) + ", blend " + f(r.inner_blend) + ", smoothed " +
+           f(r.inner_final);
     return s;
   }
   /// The reference's model genes as the encoders see them (scaled with the
@@ -356,15 +395,15 @@ class Pipeline {
   RowMatrix<float> reference_model_inputs() const {
     return apply_scaling(sc_scaling_, ref_lognorm_, ref_genes_, "reference");
   }
-  refine::LinearTransfer linear_head(const RowMatrix<float>& st_scaled) const {
-    return refine::LinearTransfer(reference_model_inputs().template cast<double>(),
-                                  st_scaled.template cast<double>());
+  refine::LinearTransfer linear_head(const RowMatrix<double>& spatial_inputs) const {
+    return refine::LinearTransfer(reference_model_inputs().template cast<double>(), spatial_inputs);
   }
-  Imputation refined(Imputation imp, const std::vector<std::string>& genes, const RowMatrix<float>& st,
+  Imputation refined(Imputation imp, const std::vector<std::string>& genes, const RowMatrix<double>& lin_in,
                      const CsrGraph& g) const {
     const refine::Refinement r = refinement();
     if (!r.active()) return imp;
-    const RowMatrix<double> L = linear_head(st).predict(reference_values(genes).template cast<double>(), r.lambda);
+    const RowMatrix<double> L =
+        linear_head(lin_in).predict(reference_values(genes).template cast<double>(), r.lambda);
     imp.mean = refine::refine_predictions(imp.mean.template cast<double>(), L, r, g).template cast<float>();
     return imp;
   }

@@ -1,16 +1,20 @@
 // stai — the refinement of the imputation (Config::blend_weight,
-// ridge_lambda, smooth_alpha; docs/model.md "Refinement"): the neural
-// head's prediction P of a gene and the linear transfer head's prediction L
-// (linear_transfer.hpp) are z-scored per gene over the cells and blended,
+// ridge_lambda, smooth_alpha, linear_input, inner_objective; docs/model.md
+// "Refinement"): the neural head's prediction P of a gene and the linear
+// transfer head's prediction L (linear_transfer.hpp, reading the spatial
+// cells as linear_input.hpp says) are z-scored per gene over the cells and
+// blended,
 //     B = (1 - w) z(P) + w z(L),
 // B is smoothed over the spatial graph (spatial_smoothing.hpp) with weight
 // alpha, and put back on the neural head's scale:
 //     out = mean(P) + sd(P) * smooth_alpha(B).
 //
-// lambda, w and alpha are chosen, when asked (value -1), by cross-validation
-// on the MEASURED model genes only, in that order, each maximising the mean
+// The linear head's input, lambda, w and alpha are chosen, when asked (value
+// -1), by cross-validation on the MEASURED model genes only: for each
+// candidate input, lambda then w; the input whose blend scores best; then
+// alpha. Every score is the inner objective (linear_input.hpp): the mean
 // Pearson correlation of the model genes' predictions with their measured
-// values:
+// values, as they are, log-normalised, or both averaged:
 //   * the neural predictions of a model gene come from the submodel for
 //     which it was a validation gene (Config::validation_fold): that
 //     submodel neither saw it as an input nor fitted it as a calibration
@@ -27,6 +31,7 @@
 
 #include "../graph/csr.hpp"
 #include "columns.hpp"
+#include "linear_input.hpp"
 #include "linear_transfer.hpp"
 #include "spatial_smoothing.hpp"
 
@@ -41,7 +46,9 @@ inline constexpr std::array<double, 9> kAlphaGrid{0, .1, .2, .3, .4, .5, .6, .7,
 struct Refinement {
   double lambda = 0.1, weight = 0, alpha = 0;
   int iterations = 10;
-  /// Mean inner PCC over the model genes of the neural predictions, the
+  int input = 0;  ///< the linear head's input (LinearInput as int); -1 = choose
+  InnerObjective objective = InnerObjective::Pcc;
+  /// Inner objective over the model genes of the neural predictions, the
   /// linear ones, the blend, and the smoothed blend (NaN when not computed).
   double inner_neural = std::numeric_limits<double>::quiet_NaN();
   double inner_linear = std::numeric_limits<double>::quiet_NaN();
@@ -54,6 +61,7 @@ struct Refinement {
 /// What the inner cross-validation needs, all over the same model genes.
 struct InnerData {
   RowMatrix<double> measured;      ///< n1 x G measured spatial values (as in the input)
+  RowMatrix<double> measured_lognorm;  ///< the same, log-normalised (lognorm_view); needed unless the objective is Pcc
   RowMatrix<double> neural;        ///< n1 x G neural predictions, each from a submodel that never saw the gene
   RowMatrix<double> ref_values;    ///< n2 x G reference values of the model genes (the imputed scale)
 };
@@ -80,47 +88,78 @@ inline RowMatrix<double> refine_predictions(const RowMatrix<double>& P, const Ro
   return B;
 }
 
+/// The linear heads the inner cross-validation may choose from, indexed by
+/// LinearInput; a null entry is not a candidate.
+using LinearHeads = std::array<const LinearTransfer*, kLinearInputs.size()>;
+
 /// Resolves the parameters of `asked` that are -1 (choose) by the inner
 /// cross-validation described in the file comment; fixed values are kept.
-inline Refinement choose_refinement(Refinement asked, const LinearTransfer& lt, const InnerData& in,
+inline Refinement choose_refinement(Refinement asked, const LinearHeads& heads, const InnerData& in,
                                     const CsrGraph& g) {
-  const index_t G = lt.genes();
-  STAI_CHECK(in.measured.cols() == G && in.neural.cols() == G && in.ref_values.cols() == G,
+  const index_t G = in.measured.cols();
+  const double q = lognorm_share(asked.objective);
+  STAI_CHECK(in.neural.cols() == G && in.ref_values.cols() == G &&
+                 (q == 0 || (in.measured_lognorm.rows() == in.measured.rows() && in.measured_lognorm.cols() == G)),
              "refinement: the inner data do not cover the ", G, " model genes");
-  auto score = [&](const RowMatrix<double>& pred) { return eval::mean_finite(column_pearson(pred, in.measured)); };
+  auto score = [&](const RowMatrix<double>& pred) {
+    double s = 0;
+    if (q < 1) s += (1 - q) * eval::mean_finite(column_pearson(pred, in.measured));
+    if (q > 0) s += q * eval::mean_finite(column_pearson(pred, in.measured_lognorm));
+    return s;
+  };
+  std::vector<int> candidates;
+  for (std::size_t c = 0; c < heads.size(); ++c)
+    if (heads[c] && (asked.input < 0 || asked.input == static_cast<int>(c))) candidates.push_back(static_cast<int>(c));
+  STAI_CHECK(!candidates.empty(), "refinement: no linear head for input ", asked.input);
   Refinement r = asked;
   r.inner_neural = score(in.neural);
-  // 1. lambda (linear leave-one-gene-out predictions).
-  RowMatrix<double> lin;
-  if (r.lambda < 0) {
-    double best = -std::numeric_limits<double>::infinity();
-    for (double lam : kLambdaGrid) {
-      RowMatrix<double> p = lt.leave_one_out(in.ref_values, lam);
-      const double s = score(p);
-      if (s > best) {
-        best = s;
-        r.lambda = lam;
-        lin = std::move(p);
+  // 1-2. Per candidate input: lambda (linear leave-one-gene-out predictions),
+  // then the blend weight; the input whose blend scores best.
+  double best_blend = -std::numeric_limits<double>::infinity();
+  for (int c : candidates) {
+    const LinearTransfer& lt = *heads[static_cast<std::size_t>(c)];
+    STAI_CHECK(lt.genes() == G, "refinement: the linear head has ", lt.genes(), " genes for ", G, " model genes");
+    Refinement rc = asked;
+    rc.input = c;
+    RowMatrix<double> lin;
+    if (rc.lambda < 0) {
+      double best = -std::numeric_limits<double>::infinity();
+      for (double lam : kLambdaGrid) {
+        RowMatrix<double> p = lt.leave_one_out(in.ref_values, lam);
+        const double s = score(p);
+        if (s > best) {
+          best = s;
+          rc.lambda = lam;
+          lin = std::move(p);
+        }
+      }
+    } else if (rc.weight != 0) {
+      lin = lt.leave_one_out(in.ref_values, rc.lambda);
+    }
+    if (lin.size()) rc.inner_linear = score(lin);
+    else lin = in.neural;  // weight 0: the linear head takes no part
+    if (rc.weight < 0) {
+      double best = -std::numeric_limits<double>::infinity();
+      for (double w : kWeightGrid) {
+        const double s = score(blend_zscores(in.neural, lin, w));
+        if (s > best) {
+          best = s;
+          rc.weight = w;
+        }
       }
     }
-  } else if (r.weight != 0) {
-    lin = lt.leave_one_out(in.ref_values, r.lambda);
-  }
-  if (lin.size()) r.inner_linear = score(lin);
-  else lin = in.neural;  // weight 0: the linear head takes no part
-  // 2. the blend weight.
-  if (r.weight < 0) {
-    double best = -std::numeric_limits<double>::infinity();
-    for (double w : kWeightGrid) {
-      const double s = score(blend_zscores(in.neural, lin, w));
-      if (s > best) {
-        best = s;
-        r.weight = w;
-      }
+    rc.inner_blend = score(blend_zscores(in.neural, lin, rc.weight));
+    if (rc.inner_blend > best_blend) {
+      best_blend = rc.inner_blend;
+      rc.inner_neural = r.inner_neural;
+      r = rc;
+      r.inner_final = std::numeric_limits<double>::quiet_NaN();
     }
   }
+  // Recompute the chosen blend (kept per candidate only as its score).
+  RowMatrix<double> lin = r.weight != 0 ? heads[static_cast<std::size_t>(r.input)]->leave_one_out(in.ref_values, r.lambda)
+                                        : in.neural;
   const RowMatrix<double> blended = blend_zscores(in.neural, lin, r.weight);
-  r.inner_blend = score(blended);
   // 3. the smoothing weight.
   if (r.alpha < 0) {
     double best = -std::numeric_limits<double>::infinity();
@@ -134,6 +173,16 @@ inline Refinement choose_refinement(Refinement asked, const LinearTransfer& lt, 
   }
   r.inner_final = score(smooth_over_graph(blended, g, r.alpha, r.iterations));
   return r;
+}
+
+/// One linear head, for the input `asked.input` (>= 0) says.
+inline Refinement choose_refinement(const Refinement& asked, const LinearTransfer& lt, const InnerData& in,
+                                    const CsrGraph& g) {
+  STAI_CHECK(asked.input >= 0 && asked.input < static_cast<int>(kLinearInputs.size()),
+             "refinement: one linear head needs a fixed input");
+  LinearHeads heads{};
+  heads[static_cast<std::size_t>(asked.input)] = &lt;
+  return choose_refinement(asked, heads, in, g);
 }
 
 }  // namespace stai::refine

@@ -217,12 +217,12 @@ TEST_CASE("Linear input: cells log-normalised on the model genes, by hand") {
   CHECK(lognorm_view(X, DataState::Unknown) == v);  // non-negative, e.g. volume-normalised values
 }
 
-TEST_CASE("Refinement: the inner objective chooses the linear head's input") {
+TEST_CASE("Refinement: the inner objective chooses between the linear heads' inputs") {
   // Counts = cell size x expression, the size spanning two orders of
   // magnitude. The reference holds log expression. Read raw (scaled), every
   // gene mostly reflects the size; log-normalised on the model genes, the
   // cells' expression comes back: judged on log-normalised measurements, the
-  // log-normalised input must win, and a fixed input is kept.
+  // log-normalised head must take (nearly) the whole linear share.
   const index_t n = 400, G = 8;
   const RowMatrix<double> base = test::random_matrix(n, 2, 61);
   const RowMatrix<double> size = test::random_matrix(n, 1, 62, 1.2);
@@ -241,38 +241,52 @@ TEST_CASE("Refinement: the inner objective chooses the linear head's input") {
   const LinearTransfer scaled(ref, counts), lognorm(ref, in.measured_lognorm);
   const LinearHeads heads{&scaled, &lognorm};
   Refinement ask;
-  ask.lambda = ask.weight = -1;
-  ask.input = -1;
+  ask.lambda = ask.lambda_lognorm = ask.weight = ask.share = -1;
   ask.objective = InnerObjective::PccLognorm;
   const CsrGraph g = path_graph(n);
   const Refinement r = choose_refinement(ask, heads, in, g);
-  CHECK(r.input == static_cast<int>(LinearInput::LogNormalised));
+  CHECK(r.share >= 0.9);
+  CHECK(r.weight >= 0.9);
   CHECK(r.inner_linear > 0.9);
   // The scaled head alone scores worse on the same objective.
   Refinement only_scaled = ask;
-  only_scaled.input = static_cast<int>(LinearInput::Scaled);
+  only_scaled.share = 0;
   const Refinement rs = choose_refinement(only_scaled, heads, in, g);
-  CHECK(rs.input == static_cast<int>(LinearInput::Scaled));
+  CHECK(rs.share == 0);
   CHECK(rs.inner_linear < r.inner_linear - 0.1);
   // The objective's value is the lognorm PCC: the neural noise scores ~0.
   CHECK(std::abs(r.inner_neural) < 0.1);
-  // Balanced: the average of the two PCCs, recomputed independently.
+  // Balanced, with fixed values: the average of the two PCCs of
+  // (1 - u) z(L_s) + u z(L_l), recomputed independently.
   Refinement bal;
   bal.lambda = 1.0;
+  bal.lambda_lognorm = 0.1;
   bal.weight = 1.0;
+  bal.share = 0.3;
   bal.alpha = 0.0;
-  bal.input = static_cast<int>(LinearInput::LogNormalised);
   bal.objective = InnerObjective::Balanced;
   const Refinement rb = choose_refinement(bal, heads, in, g);
-  const RowMatrix<double> lin = lognorm.leave_one_out(ref, 1.0);
+  CHECK(rb.share == 0.3);
+  CHECK(rb.weight == 1.0);
+  const RowMatrix<double> ls = scaled.leave_one_out(ref, 1.0), ll = lognorm.leave_one_out(ref, 0.1);
   double raw = 0, ln = 0;
   for (index_t j = 0; j < G; ++j) {
-    std::vector<double> p(static_cast<std::size_t>(n)), a(p.size()), b(p.size());
+    std::vector<double> a(static_cast<std::size_t>(n)), b(a.size()), zs(a.size()), zl(a.size()), p(a.size());
     for (index_t i = 0; i < n; ++i) {
-      p[static_cast<std::size_t>(i)] = lin(i, j);
+      zs[static_cast<std::size_t>(i)] = ls(i, j);
+      zl[static_cast<std::size_t>(i)] = ll(i, j);
       a[static_cast<std::size_t>(i)] = counts(i, j);
       b[static_cast<std::size_t>(i)] = in.measured_lognorm(i, j);
     }
+    auto standardise_vec = [](std::vector<double>& v) {
+      double m = 0, q = 0;
+      for (double x : v) m += x / static_cast<double>(v.size());
+      for (double x : v) q += (x - m) * (x - m) / static_cast<double>(v.size());
+      for (double& x : v) x = (x - m) / std::sqrt(q);
+    };
+    standardise_vec(zs);
+    standardise_vec(zl);
+    for (std::size_t i = 0; i < p.size(); ++i) p[i] = 0.7 * zs[i] + 0.3 * zl[i];
     raw += eval::pearson(p, a) / G;
     ln += eval::pearson(p, b) / G;
   }
@@ -281,6 +295,9 @@ TEST_CASE("Refinement: the inner objective chooses the linear head's input") {
   InnerData missing = in;
   missing.measured_lognorm.resize(0, 0);
   CHECK_THROWS_WITH_AS(choose_refinement(ask, heads, missing, g), doctest::Contains("inner data"), Error);
+  // A head the parameters need, missing: an error naming it.
+  CHECK_THROWS_WITH_AS(choose_refinement(ask, LinearHeads{&scaled, nullptr}, in, g),
+                       doctest::Contains("log-normalised linear head is missing"), Error);
 }
 
 TEST_CASE("Refinement: refine_predictions keeps the neural head's per-gene mean and deviation at alpha 0") {
@@ -322,15 +339,16 @@ TEST_CASE("Config: presets, refinement keys and their checks") {
   bad.k_folds = 2;
   CHECK_THROWS_WITH_AS(bad.validate(), doctest::Contains("k_folds >= 3"), Error);
   // The linear head's input and the inner objective.
-  CHECK_FALSE(ref.to_json().contains("linear_input"));
+  CHECK_FALSE(ref.to_json().contains("linear_lognorm"));
   CHECK_FALSE(ref.to_json().contains("inner_objective"));
-  CHECK(s.to_json().at("linear_input") == "auto");
+  CHECK(s.to_json().at("linear_lognorm") == -1);
+  CHECK(s.to_json().at("ridge_lambda_lognorm") == -1);
   CHECK(s.to_json().at("inner_objective") == "balanced");
   Config k;
-  k.apply(nlohmann::json{{"linear_input", "lognorm"}, {"inner_objective", "pcc_lognorm"}});
-  CHECK(k.linear_input == static_cast<int>(LinearInput::LogNormalised));
+  k.apply(nlohmann::json{{"linear_lognorm", 0.25}, {"inner_objective", "pcc_lognorm"}});
+  CHECK(k.linear_lognorm == 0.25);
   CHECK(k.inner_objective == InnerObjective::PccLognorm);
-  CHECK_THROWS_WITH_AS(k.apply(nlohmann::json{{"linear_input", "log"}}), doctest::Contains("'linear_input' must be"),
+  CHECK_THROWS_WITH_AS(k.apply(nlohmann::json{{"linear_lognorm", 1.5}}), doctest::Contains("'linear_lognorm' must be"),
                        Error);
   CHECK_THROWS_WITH_AS(k.apply(nlohmann::json{{"inner_objective", 1}}), doctest::Contains("'inner_objective' must be"),
                        Error);
@@ -339,7 +357,7 @@ TEST_CASE("Config: presets, refinement keys and their checks") {
   bad.blend_weight = 0.5;
   bad.ridge_lambda = 0.1;
   bad.smooth_alpha = 0;
-  CHECK_THROWS_WITH_AS(bad.validate(), doctest::Contains("linear_input"), Error);  // still chosen: needs the fold
+  CHECK_THROWS_WITH_AS(bad.validate(), doctest::Contains("linear_lognorm"), Error);  // still chosen: needs the fold
 }
 
 namespace {
@@ -390,8 +408,10 @@ TEST_CASE("Validation fold: every model gene is one submodel's validation gene, 
   // The chosen values are the model's configuration (what a model file keeps).
   CHECK(m.ensemble().config().blend_weight == r.weight);
   CHECK(m.ensemble().config().smooth_alpha == r.alpha);
-  CHECK(r.input >= 0);
-  CHECK(m.ensemble().config().linear_input == r.input);
+  CHECK(r.share >= 0);
+  CHECK(r.lambda_lognorm > 0);
+  CHECK(m.ensemble().config().linear_lognorm == r.share);
+  CHECK(m.ensemble().config().ridge_lambda_lognorm == r.lambda_lognorm);
 }
 
 TEST_CASE("Refinement: a held-out gene cannot influence the choices made for it") {
@@ -414,10 +434,33 @@ TEST_CASE("Refinement: a held-out gene cannot influence the choices made for it"
   CHECK(ra.lambda == rb.lambda);
   CHECK(ra.weight == rb.weight);
   CHECK(ra.alpha == rb.alpha);
-  CHECK(ra.input == rb.input);
+  CHECK(ra.share == rb.share);
+  CHECK(ra.lambda_lognorm == rb.lambda_lognorm);
   CHECK(ra.inner_final == rb.inner_final);
   const Imputation ia = a.impute(be, fo.held_out), ib = b.impute(be, fo.held_out);
   CHECK(ia.mean == ib.mean);
+}
+
+TEST_CASE("Refinement: a log-normalised linear head reads a new slice as it read the training slice") {
+  // The same cells passed again as a "new" slice go through the other path
+  // (prepare_spatial): the same linear input, so the same imputation.
+  Cpu be;
+  const Simulation& s = small_sim();
+  Config c = small_stai();
+  c.linear_lognorm = 1;
+  c.blend_weight = 0.5;
+  Pipeline<> m;
+  m.fit(be, s.spatial, s.reference, c);
+  CHECK(m.ensemble().config().linear_lognorm == 1);
+  const auto genes = m.unmeasured_genes();
+  const Imputation own = m.impute(be, genes), again = m.impute(be, s.spatial, genes);
+  CHECK((own.mean - again.mean).cwiseAbs().maxCoeff() < 1e-5f);
+  // ...and differs from the scaled head's (the input is used).
+  Config cs = c;
+  cs.linear_lognorm = 0;
+  Pipeline<> ms;
+  ms.fit(be, s.spatial, s.reference, cs);
+  CHECK((ms.impute(be, genes).mean - own.mean).cwiseAbs().maxCoeff() > 1e-3f);
 }
 
 TEST_CASE("Refinement: the stai preset imputes unmeasured genes better than the published method here") {

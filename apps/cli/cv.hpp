@@ -269,7 +269,7 @@ json run_cv_on(B& be, CvOptions& o, const std::string& cmdline) {
       const auto& r = *rep.refinement;
       refinements.push_back({{"group", gi + 1}, {"ridge_lambda", r.lambda}, {"blend_weight", r.weight},
                              {"smooth_alpha", r.alpha},
-                             {"linear_input", refine::to_string(static_cast<refine::LinearInput>(r.input))},
+                             {"linear_lognorm", r.share}, {"ridge_lambda_lognorm", r.lambda_lognorm},
                              {"inner_objective", refine::to_string(r.objective)}, {"inner_pcc_neural", r.inner_neural},
                              {"inner_pcc_linear", r.inner_linear}, {"inner_pcc_blend", r.inner_blend},
                              {"inner_pcc_final", r.inner_final}});

@@ -129,13 +129,27 @@ def run_stai(a, sp_path, ref_path, sets_path, out):
     pred = os.path.join(out, "pred_stai.csv")
     table = os.path.join(out, "stai_cv.csv")
     cmd = [a.stai, "cv", "--spatial", sp_path, "--reference", ref_path, "--sets", sets_path, "--out", table,
-           "--predictions", pred, "--threads", str(a.threads)] + shlex.split(a.stai_args)
+           "--predictions", pred, "--threads", str(a.threads), "--json"] + shlex.split(a.stai_args)
     say("stai:", " ".join(shlex.quote(c) for c in cmd))
     t0 = time.time()
-    r = subprocess.run(cmd)
-    if r.returncode != 0:
-        die(f"stai cv failed (exit code {r.returncode}); see its message above")
-    return time.time() - t0, table
+    last = ""
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as p:
+        for line in p.stdout:  # stai's own lines pass through; the last is its JSON summary
+            if last:
+                print(last, end="", flush=True)
+            last = line
+    secs = time.time() - t0
+    if p.returncode != 0:
+        print(last, end="")
+        die(f"stai cv failed (exit code {p.returncode}); see its message above")
+    # The refinement's choices per set (chosen on the training genes only), kept beside the table.
+    try:
+        record = json.loads(last).get("refinement", [])
+    except ValueError:
+        record = []
+    with open(os.path.join(out, "stai_refinement.json"), "w") as f:
+        json.dump(record, f, indent=1)
+    return secs, table
 
 
 def check_against_stai_table(table, rows):

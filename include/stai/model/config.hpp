@@ -53,9 +53,11 @@ struct Config {
   double ridge_lambda = 0.1;   ///< ridge penalty of the linear transfer head (> 0); -1 = chosen by inner CV
   double smooth_alpha = 0;     ///< spatial smoothing weight in [0, 1); -1 = chosen by inner CV
   int smooth_iterations = 10;  ///< label-propagation steps of the smoothing
-  /// The linear head's spatial input (refine::LinearInput as int: 0 scaled,
-  /// 1 log-normalised on the model genes); -1 = chosen by inner CV.
-  int linear_input = 0;
+  /// Share u in [0, 1] of the linear head reading the cells log-normalised
+  /// on the model genes, against the one reading their scaled values; -1 =
+  /// chosen by inner CV.
+  double linear_lognorm = 0;
+  double ridge_lambda_lognorm = 0.1;  ///< its ridge penalty (> 0); -1 = chosen by inner CV
   /// What the inner cross-validation maximises (refine/linear_input.hpp).
   refine::InnerObjective inner_objective = refine::InnerObjective::Pcc;
 
@@ -79,7 +81,8 @@ struct Config {
     c.blend_weight = -1;
     c.ridge_lambda = -1;
     c.smooth_alpha = -1;
-    c.linear_input = -1;
+    c.linear_lognorm = -1;
+    c.ridge_lambda_lognorm = -1;
     c.inner_objective = refine::InnerObjective::Balanced;
     return c;
   }
@@ -128,14 +131,17 @@ struct Config {
     need(smooth_alpha == -1 || (smooth_alpha >= 0 && smooth_alpha < 1), "smooth_alpha",
          "must be in [0, 1), or -1 (chosen by inner cross-validation)");
     need(smooth_iterations >= 1 && smooth_iterations <= 1000, "smooth_iterations", "must be in [1, 1000]");
-    need(linear_input >= -1 && linear_input <= 1, "linear_input",
-         "must be 'scaled', 'lognorm' or 'auto' (chosen by inner cross-validation)");
+    need(linear_lognorm == -1 || (linear_lognorm >= 0 && linear_lognorm <= 1), "linear_lognorm",
+         "must be in [0, 1], or -1 (chosen by inner cross-validation)");
+    need(ridge_lambda_lognorm == -1 || (std::isfinite(ridge_lambda_lognorm) && ridge_lambda_lognorm > 0),
+         "ridge_lambda_lognorm", "must be > 0, or -1 (chosen by inner cross-validation)");
     need(!validation_fold || k_folds >= 3, "validation_fold",
          "needs k_folds >= 3 (a calibration fold, a validation fold and fitting genes per submodel)");
-    need(validation_fold || (blend_weight != -1 && ridge_lambda != -1 && smooth_alpha != -1 && linear_input != -1),
+    need(validation_fold || (blend_weight != -1 && ridge_lambda != -1 && smooth_alpha != -1 &&
+                             linear_lognorm != -1 && ridge_lambda_lognorm != -1),
          "validation_fold",
-         "must be true when blend_weight, ridge_lambda, smooth_alpha or linear_input is chosen: the inner "
-         "cross-validation "
+         "must be true when blend_weight, ridge_lambda, ridge_lambda_lognorm, linear_lognorm or smooth_alpha is "
+         "-1: the inner cross-validation "
          "scores predictions of genes a submodel never saw");
   }
 
@@ -176,14 +182,9 @@ struct Config {
     else if (key == "ridge_lambda") num(ridge_lambda);
     else if (key == "smooth_alpha") num(smooth_alpha);
     else if (key == "smooth_iterations") integer(smooth_iterations);
-    else if (key == "linear_input") {
-      STAI_CHECK(v.is_string(), "config: 'linear_input' must be 'scaled', 'lognorm' or 'auto', got ", v.dump());
-      const auto s = v.get<std::string>();
-      if (s == "scaled") linear_input = 0;
-      else if (s == "lognorm") linear_input = 1;
-      else if (s == "auto") linear_input = -1;
-      else throw Error("config: 'linear_input' must be 'scaled', 'lognorm' or 'auto', got '" + s + "'");
-    } else if (key == "inner_objective") {
+    else if (key == "linear_lognorm") num(linear_lognorm);
+    else if (key == "ridge_lambda_lognorm") num(ridge_lambda_lognorm);
+    else if (key == "inner_objective") {
       STAI_CHECK(v.is_string(), "config: 'inner_objective' must be 'pcc', 'pcc_lognorm' or 'balanced', got ",
                  v.dump());
       const auto s = v.get<std::string>();
@@ -222,7 +223,7 @@ struct Config {
                   "'. Known keys: d_hidden d_latent lam_recon lam_mmd lam_cos lam_clf lam_impute "
                   "lam_genegraph dropout attn_type topk linear_clf gene_loss num_epoch lr k_folds "
                   "spatial_knn p_class spatial_batchsize rna_batchsize eval_step seed threads validation_fold "
-                  "blend_weight ridge_lambda smooth_alpha smooth_iterations linear_input inner_objective");
+                  "blend_weight ridge_lambda smooth_alpha smooth_iterations linear_lognorm ridge_lambda_lognorm inner_objective");
     }
     return true;
   }
@@ -275,13 +276,12 @@ struct Config {
     }
     // Written only when not the published defaults, so that model files and
     // records of earlier stai presets read as they always have.
-    if (linear_input != 0) j["linear_input"] = linear_input_name();
+    if (linear_lognorm != 0 || ridge_lambda_lognorm != Config{}.ridge_lambda_lognorm) {
+      j["linear_lognorm"] = linear_lognorm;
+      j["ridge_lambda_lognorm"] = ridge_lambda_lognorm;
+    }
     if (inner_objective != refine::InnerObjective::Pcc) j["inner_objective"] = refine::to_string(inner_objective);
     return j;
-  }
-
-  const char* linear_input_name() const {
-    return linear_input < 0 ? "auto" : refine::to_string(static_cast<refine::LinearInput>(linear_input));
   }
 
  private:

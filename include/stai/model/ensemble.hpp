@@ -115,9 +115,11 @@ class Ensemble {
   bool has_classifier() const { return !class_names_.empty(); }
 
   /// Records the refinement parameters chosen after fit() (Config keys
-  /// ridge_lambda, blend_weight, smooth_alpha), so that model files keep them.
-  void resolve_refinement(double lambda, double weight, double alpha, int linear_input) {
-    cfg_.linear_input = linear_input;
+  /// ridge_lambda, ridge_lambda_lognorm, linear_lognorm, blend_weight,
+  /// smooth_alpha), so that model files keep them.
+  void resolve_refinement(double lambda, double lambda_lognorm, double share, double weight, double alpha) {
+    cfg_.ridge_lambda_lognorm = lambda_lognorm;
+    cfg_.linear_lognorm = share;
     cfg_.ridge_lambda = lambda;
     cfg_.blend_weight = weight;
     cfg_.smooth_alpha = alpha;

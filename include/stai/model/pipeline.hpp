@@ -156,7 +156,7 @@ class Pipeline {
     if (cfg.refines()) {
       refine::Refinement asked = refinement_of(cfg);
       refine::Refinement r = asked;
-      if (asked.lambda < 0 || asked.weight < 0 || asked.alpha < 0 || asked.input < 0) {
+      if (asked.lambda < 0 || asked.weight < 0 || asked.alpha < 0 || asked.share < 0 || asked.lambda_lognorm < 0) {
         refine::InnerData inner;
         inner.measured = model_gene_values(spatial, st_names);
         const RowMatrix<double> lognorm = refine::lognorm_view(inner.measured, sr.state);
@@ -164,16 +164,13 @@ class Pipeline {
         const RowMatrix<float> model_values = reference_values(rep.model_genes);
         inner.neural = ensemble_.validation_predictions(be, in.st, in.graph, model_values).template cast<double>();
         inner.ref_values = model_values.template cast<double>();
-        const bool any = asked.input < 0;
         std::optional<refine::LinearTransfer> scaled_head, lognorm_head;
-        refine::LinearHeads heads{};
-        if (any || asked.input == static_cast<int>(refine::LinearInput::Scaled))
-          heads[0] = &scaled_head.emplace(linear_head(in.st.template cast<double>()));
-        if (any || asked.input == static_cast<int>(refine::LinearInput::LogNormalised))
-          heads[1] = &lognorm_head.emplace(linear_head(lognorm));
+        refine::LinearHeads heads;
+        if (asked.uses_scaled()) heads.scaled = &scaled_head.emplace(linear_head(in.st.template cast<double>()));
+        if (asked.uses_lognorm()) heads.lognorm = &lognorm_head.emplace(linear_head(lognorm));
         r = refine::choose_refinement(asked, heads, inner, in.graph);
       }
-      ensemble_.resolve_refinement(r.lambda, r.weight, r.alpha, r.input);
+      ensemble_.resolve_refinement(r.lambda, r.lambda_lognorm, r.share, r.weight, r.alpha);
       rep.refinement = r;
       rep.notes.push_back(refinement_note(r));
     }
@@ -213,14 +210,14 @@ class Pipeline {
   Imputation impute(B& be, const std::vector<std::string>& genes) const {
     need_fitted();
     return refined(ensemble_.impute(be, spatial_scaled_, graph_, reference_values(genes)), genes,
-                   own_linear_inputs(), graph_);
+                   own_lognorm_inputs(), spatial_scaled_, graph_);
   }
   /// Imputes reference genes for a NEW spatial slice (same gene panel).
   Imputation impute(B& be, const AnnData& other, const std::vector<std::string>& genes,
                     const std::string& spatial_key = "spatial") const {
     need_fitted();
     Prepared p = prepare_spatial(other, spatial_key);
-    return refined(ensemble_.impute(be, p.X, p.g, reference_values(genes)), genes, p.linear_inputs, p.g);
+    return refined(ensemble_.impute(be, p.X, p.g, reference_values(genes)), genes, p.lognorm, p.X, p.g);
   }
 
   /// The refinement's parts, for ablations: the neural ensemble alone
@@ -234,8 +231,8 @@ class Pipeline {
     if (!r.active()) return out;
     const RowMatrix<double> P =
         ensemble_.impute(be, spatial_scaled_, graph_, reference_values(genes)).mean.template cast<double>();
-    const RowMatrix<double> L =
-        linear_head(own_linear_inputs()).predict(reference_values(genes).template cast<double>(), r.lambda);
+    RowMatrix<double> L = linear_prediction(genes, own_lognorm_inputs(), spatial_scaled_);
+    if (L.size() == 0) L = P;  // weight 0: no linear head
     r.alpha = 0;
     out.emplace_back("neural", P.template cast<float>());
     out.emplace_back("linear", L.template cast<float>());
@@ -304,11 +301,12 @@ class Pipeline {
     STAI_CHECK(!ensemble_.submodels().empty(), "the model is not fitted: call fit() or load a model file");
   }
   /// A new slice as the model reads it: the scaled model genes, the spatial
-  /// graph, and the linear head's input.
+  /// graph, and (when the refinement uses them) the model genes
+  /// log-normalised.
   struct Prepared {
     RowMatrix<float> X;
     CsrGraph g;
-    RowMatrix<double> linear_inputs;
+    RowMatrix<double> lognorm;
   };
   Prepared prepare_spatial(const AnnData& other, const std::string& key) const {
     AnnData a = other;
@@ -336,7 +334,7 @@ class Pipeline {
     Prepared p;
     p.X = scale_genes(a.X, a.var_names, names, 10.0, nullptr, a.source);
     p.g = knn_graph(a.obsm.at(key), ensemble_.config().spatial_knn);
-    if (refinement().active()) p.linear_inputs = linear_inputs(a, names, rep.state, p.X);
+    if (refinement().uses_lognorm()) p.lognorm = refine::lognorm_view(model_gene_values(a, names), rep.state);
     return p;
   }
   /// The model genes' values as they are in `a` (cells x model genes, in
@@ -348,16 +346,11 @@ class Pipeline {
       m.col(static_cast<index_t>(j)) = a.X.col(cols[j]).template cast<double>();
     return m;
   }
-  /// What the fitted linear head reads of a slice (Config::linear_input):
-  /// its scaled model genes, or its model genes log-normalised.
-  RowMatrix<double> linear_inputs(const AnnData& a, const std::vector<std::string>& names, DataState state,
-                                  const RowMatrix<float>& scaled) const {
-    if (ensemble_.config().linear_input != static_cast<int>(refine::LinearInput::LogNormalised))
-      return scaled.template cast<double>();
-    return refine::lognorm_view(model_gene_values(a, names), state);
-  }
-  RowMatrix<double> own_linear_inputs() const {
-    return linear_inputs(spatial_, st_scaling_.genes, report_.spatial_state, spatial_scaled_);
+  /// The training slice's model genes log-normalised, when the refinement
+  /// uses them (empty otherwise).
+  RowMatrix<double> own_lognorm_inputs() const {
+    if (!refinement().uses_lognorm()) return {};
+    return refine::lognorm_view(model_gene_values(spatial_, st_scaling_.genes), report_.spatial_state);
   }
   std::string missing_example(const GeneMatch& m) const {
     for (const auto& g : st_scaling_.genes)
@@ -370,7 +363,8 @@ class Pipeline {
     r.weight = c.blend_weight;
     r.alpha = c.smooth_alpha;
     r.iterations = c.smooth_iterations;
-    r.input = c.linear_input;
+    r.share = c.linear_lognorm;
+    r.lambda_lognorm = c.ridge_lambda_lognorm;
     r.objective = c.inner_objective;
     return r;
   }
@@ -381,9 +375,9 @@ class Pipeline {
       o << v;
       return o.str();
     };
-    std::string s = "refinement: linear head weight " + f(r.weight) + " (input " +
-                    (r.input < 0 ? std::string("auto") : refine::to_string(static_cast<refine::LinearInput>(r.input))) +
-                    ", ridge lambda " + f(r.lambda) + "), spatial smoothing alpha " + f(r.alpha);
+    std::string s = "refinement: linear heads weight " + f(r.weight) + " (log-normalised share " + f(r.share) +
+                    ", ridge lambda " + f(r.lambda) + " scaled, " + f(r.lambda_lognorm) +
+                    " log-normalised), spatial smoothing alpha " + f(r.alpha);
     if (std::isfinite(r.inner_neural))
       s += std::string("; inner ") + refine::to_string(r.objective) + " objective over the model genes: neural " +
            f(r.inner_neural) + ", linear " + f(r.inner_linear) + ", blend " + f(r.inner_blend) + ", smoothed " +
@@ -398,12 +392,25 @@ class Pipeline {
   refine::LinearTransfer linear_head(const RowMatrix<double>& spatial_inputs) const {
     return refine::LinearTransfer(reference_model_inputs().template cast<double>(), spatial_inputs);
   }
-  Imputation refined(Imputation imp, const std::vector<std::string>& genes, const RowMatrix<double>& lin_in,
-                     const CsrGraph& g) const {
+  /// The linear prediction L (refinement.hpp) of `genes` for a slice given
+  /// its model genes log-normalised and scaled; empty when the blend does not
+  /// use it.
+  RowMatrix<double> linear_prediction(const std::vector<std::string>& genes, const RowMatrix<double>& lognorm,
+                                      const RowMatrix<float>& scaled) const {
+    const refine::Refinement r = refinement();
+    if (r.weight == 0) return {};
+    const RowMatrix<double> targets = reference_values(genes).template cast<double>();
+    RowMatrix<double> Ls, Ll;
+    if (r.uses_scaled()) Ls = linear_head(scaled.template cast<double>()).predict(targets, r.lambda);
+    if (r.uses_lognorm()) Ll = linear_head(lognorm).predict(targets, r.lambda_lognorm);
+    return refine::mix_linear(Ls, Ll, r.share);
+  }
+  Imputation refined(Imputation imp, const std::vector<std::string>& genes, const RowMatrix<double>& lognorm,
+                     const RowMatrix<float>& scaled, const CsrGraph& g) const {
     const refine::Refinement r = refinement();
     if (!r.active()) return imp;
-    const RowMatrix<double> L =
-        linear_head(lin_in).predict(reference_values(genes).template cast<double>(), r.lambda);
+    RowMatrix<double> L = linear_prediction(genes, lognorm, scaled);
+    if (L.size() == 0) L = imp.mean.template cast<double>();  // weight 0: the blend is the neural head
     imp.mean = refine::refine_predictions(imp.mean.template cast<double>(), L, r, g).template cast<float>();
     return imp;
   }

@@ -1,6 +1,6 @@
 // stai — what the linear transfer head reads of the spatial cells, and the
 // measured values the refinement's inner cross-validation scores against
-// (Config::linear_input, Config::inner_objective; docs/model.md "Refinement").
+// (Config::linear_lognorm, Config::inner_objective; docs/model.md "Refinement").
 //
 // The encoders read each model gene z-scored from the values as they are in
 // the spatial input (raw counts for count data). Through those, a cell's
@@ -11,8 +11,8 @@
 //     v_ig = log1p(x_ig / t_i * median_i t_i),   t_i = sum over model genes of x_ig,
 // (cells with t_i = 0 stay 0; log-normalised or scaled data are read as they
 // are),
-// which is what the reference side is (log-normalised expression). Which of
-// the two serves better is chosen by the inner cross-validation when asked.
+// which is what the reference side is (log-normalised expression). The
+// refinement has a linear head on each input and mixes them (refinement.hpp).
 #pragma once
 #include <algorithm>
 #include <array>
@@ -24,13 +24,6 @@
 #include "../tensor/matrix.hpp"
 
 namespace stai::refine {
-
-/// The linear head's spatial input: the encoders' scaled values, or the
-/// cells log-normalised on the model genes.
-enum class LinearInput { Scaled = 0, LogNormalised = 1 };
-inline constexpr std::array<LinearInput, 2> kLinearInputs{LinearInput::Scaled, LinearInput::LogNormalised};
-
-inline const char* to_string(LinearInput v) { return v == LinearInput::Scaled ? "scaled" : "lognorm"; }
 
 /// What the inner cross-validation maximises, over the measured model genes:
 /// the mean PCC with the measured values as they are ("pcc"), with the

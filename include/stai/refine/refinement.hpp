@@ -1,20 +1,24 @@
 // stai — the refinement of the imputation (Config::blend_weight,
-// ridge_lambda, smooth_alpha, linear_input, inner_objective; docs/model.md
-// "Refinement"): the neural head's prediction P of a gene and the linear
-// transfer head's prediction L (linear_transfer.hpp, reading the spatial
-// cells as linear_input.hpp says) are z-scored per gene over the cells and
-// blended,
+// ridge_lambda, ridge_lambda_lognorm, linear_lognorm, smooth_alpha,
+// inner_objective; docs/model.md "Refinement"). Three predictions of a gene:
+// the neural head's P, and two linear transfer heads (linear_transfer.hpp),
+// L_s reading the spatial cells' scaled model genes (as the encoders do) and
+// L_l reading them log-normalised (linear_input.hpp). Per gene over the
+// cells,
+//     L = (1 - u) z(L_s) + u z(L_l)        (L_s at u = 0, L_l at u = 1),
 //     B = (1 - w) z(P) + w z(L),
 // B is smoothed over the spatial graph (spatial_smoothing.hpp) with weight
 // alpha, and put back on the neural head's scale:
 //     out = mean(P) + sd(P) * smooth_alpha(B).
+// So the output is a stacked blend of the three, with weights
+// (1 - w, w (1 - u), w u) on their z-scores.
 //
-// The linear head's input, lambda, w and alpha are chosen, when asked (value
-// -1), by cross-validation on the MEASURED model genes only: for each
-// candidate input, lambda then w; the input whose blend scores best; then
-// alpha. Every score is the inner objective (linear_input.hpp): the mean
-// Pearson correlation of the model genes' predictions with their measured
-// values, as they are, log-normalised, or both averaged:
+// The lambdas, u, w and alpha are chosen, when asked (value -1), by
+// cross-validation on the MEASURED model genes only: each head's lambda by
+// its own predictions, then u and w together on a grid, then alpha. Every
+// score is the inner objective (linear_input.hpp): the mean Pearson
+// correlation of the model genes' predictions with their measured values, as
+// they are, log-normalised, or both averaged:
 //   * the neural predictions of a model gene come from the submodel for
 //     which it was a validation gene (Config::validation_fold): that
 //     submodel neither saw it as an input nor fitted it as a calibration
@@ -45,8 +49,9 @@ inline constexpr std::array<double, 9> kAlphaGrid{0, .1, .2, .3, .4, .5, .6, .7,
 /// The refinement's parameters and the inner scores behind them.
 struct Refinement {
   double lambda = 0.1, weight = 0, alpha = 0;
+  double lambda_lognorm = 0.1;  ///< ridge penalty of the log-normalised linear head
+  double share = 0;             ///< u: the log-normalised head's share of the linear prediction
   int iterations = 10;
-  int input = 0;  ///< the linear head's input (LinearInput as int); -1 = choose
   InnerObjective objective = InnerObjective::Pcc;
   /// Inner objective over the model genes of the neural predictions, the
   /// linear ones, the blend, and the smoothed blend (NaN when not computed).
@@ -56,6 +61,9 @@ struct Refinement {
   double inner_final = std::numeric_limits<double>::quiet_NaN();
 
   bool active() const { return weight != 0 || alpha != 0; }
+  /// Which linear heads the parameters use (a share of -1 may use both).
+  bool uses_scaled() const { return weight != 0 && share != 1; }
+  bool uses_lognorm() const { return weight != 0 && share != 0; }
 };
 
 /// What the inner cross-validation needs, all over the same model genes.
@@ -73,6 +81,13 @@ inline RowMatrix<double> blend_zscores(const RowMatrix<double>& P, const RowMatr
   return (1 - w) * zscore_columns(P) + w * zscore_columns(L);
 }
 
+/// L = (1 - u) z(L_s) + u z(L_l), per column (L_s itself at u = 0, L_l at u = 1).
+inline RowMatrix<double> mix_linear(const RowMatrix<double>& Ls, const RowMatrix<double>& Ll, double u) {
+  if (u == 0) return Ls;
+  if (u == 1) return Ll;
+  return (1 - u) * zscore_columns(Ls) + u * zscore_columns(Ll);
+}
+
 /// The refined predictions: out = mean(P) + scale * smooth(B) per column,
 /// scale = sd(P) (sd(L) where P is constant, 1 where both are).
 inline RowMatrix<double> refine_predictions(const RowMatrix<double>& P, const RowMatrix<double>& L,
@@ -88,9 +103,12 @@ inline RowMatrix<double> refine_predictions(const RowMatrix<double>& P, const Ro
   return B;
 }
 
-/// The linear heads the inner cross-validation may choose from, indexed by
-/// LinearInput; a null entry is not a candidate.
-using LinearHeads = std::array<const LinearTransfer*, kLinearInputs.size()>;
+/// The linear heads the inner cross-validation draws on: scaled and
+/// log-normalised inputs; one the parameters do not need may be null.
+struct LinearHeads {
+  const LinearTransfer* scaled = nullptr;
+  const LinearTransfer* lognorm = nullptr;
+};
 
 /// Resolves the parameters of `asked` that are -1 (choose) by the inner
 /// cross-validation described in the file comment; fixed values are kept.
@@ -107,59 +125,59 @@ inline Refinement choose_refinement(Refinement asked, const LinearHeads& heads, 
     if (q > 0) s += q * eval::mean_finite(column_pearson(pred, in.measured_lognorm));
     return s;
   };
-  std::vector<int> candidates;
-  for (std::size_t c = 0; c < heads.size(); ++c)
-    if (heads[c] && (asked.input < 0 || asked.input == static_cast<int>(c))) candidates.push_back(static_cast<int>(c));
-  STAI_CHECK(!candidates.empty(), "refinement: no linear head for input ", asked.input);
   Refinement r = asked;
   r.inner_neural = score(in.neural);
-  // 1-2. Per candidate input: lambda (linear leave-one-gene-out predictions),
-  // then the blend weight; the input whose blend scores best.
-  double best_blend = -std::numeric_limits<double>::infinity();
-  for (int c : candidates) {
-    const LinearTransfer& lt = *heads[static_cast<std::size_t>(c)];
-    STAI_CHECK(lt.genes() == G, "refinement: the linear head has ", lt.genes(), " genes for ", G, " model genes");
-    Refinement rc = asked;
-    rc.input = c;
-    RowMatrix<double> lin;
-    if (rc.lambda < 0) {
-      double best = -std::numeric_limits<double>::infinity();
-      for (double lam : kLambdaGrid) {
-        RowMatrix<double> p = lt.leave_one_out(in.ref_values, lam);
-        const double s = score(p);
-        if (s > best) {
-          best = s;
-          rc.lambda = lam;
-          lin = std::move(p);
-        }
-      }
-    } else if (rc.weight != 0) {
-      lin = lt.leave_one_out(in.ref_values, rc.lambda);
-    }
-    if (lin.size()) rc.inner_linear = score(lin);
-    else lin = in.neural;  // weight 0: the linear head takes no part
-    if (rc.weight < 0) {
-      double best = -std::numeric_limits<double>::infinity();
-      for (double w : kWeightGrid) {
-        const double s = score(blend_zscores(in.neural, lin, w));
-        if (s > best) {
-          best = s;
-          rc.weight = w;
-        }
+  // 1. Each head's lambda, by its leave-one-gene-out predictions.
+  auto fit_head = [&](const LinearTransfer* lt, double& lambda, const char* what) {
+    STAI_CHECK(lt != nullptr, "refinement: the ", what, " linear head is missing");
+    STAI_CHECK(lt->genes() == G, "refinement: the linear head has ", lt->genes(), " genes for ", G, " model genes");
+    if (lambda >= 0) return lt->leave_one_out(in.ref_values, lambda);
+    RowMatrix<double> best_p;
+    double best = -std::numeric_limits<double>::infinity();
+    for (double lam : kLambdaGrid) {
+      RowMatrix<double> p = lt->leave_one_out(in.ref_values, lam);
+      const double s = score(p);
+      if (s > best) {
+        best = s;
+        lambda = lam;
+        best_p = std::move(p);
       }
     }
-    rc.inner_blend = score(blend_zscores(in.neural, lin, rc.weight));
-    if (rc.inner_blend > best_blend) {
-      best_blend = rc.inner_blend;
-      rc.inner_neural = r.inner_neural;
-      r = rc;
-      r.inner_final = std::numeric_limits<double>::quiet_NaN();
+    return best_p;
+  };
+  const bool linear = r.weight != 0;
+  RowMatrix<double> Ls, Ll;
+  if (linear && r.share != 1) Ls = fit_head(heads.scaled, r.lambda, "scaled");
+  if (linear && r.share != 0) Ll = fit_head(heads.lognorm, r.lambda_lognorm, "log-normalised");
+  // 2. u and w together (the blend's score).
+  RowMatrix<double> lin = in.neural;  // weight 0: no linear head takes part
+  if (linear) {
+    std::vector<double> us, ws;
+    if (r.share < 0) us.assign(kWeightGrid.begin(), kWeightGrid.end());
+    else us.push_back(r.share);
+    if (r.weight < 0) ws.assign(kWeightGrid.begin(), kWeightGrid.end());
+    else ws.push_back(r.weight);
+    double best = -std::numeric_limits<double>::infinity();
+    double bu = us.front(), bw = ws.front();
+    for (double u : us) {
+      const RowMatrix<double> L = mix_linear(Ls, Ll, u);
+      if (ws.size() == 1 && us.size() == 1) break;
+      for (double w : ws) {
+        const double s = score(blend_zscores(in.neural, L, w));
+        if (s > best) {
+          best = s;
+          bu = u;
+          bw = w;
+        }
+      }
     }
+    r.share = bu;
+    r.weight = bw;
+    lin = mix_linear(Ls, Ll, r.share);
+    r.inner_linear = score(lin);
   }
-  // Recompute the chosen blend (kept per candidate only as its score).
-  RowMatrix<double> lin = r.weight != 0 ? heads[static_cast<std::size_t>(r.input)]->leave_one_out(in.ref_values, r.lambda)
-                                        : in.neural;
   const RowMatrix<double> blended = blend_zscores(in.neural, lin, r.weight);
+  r.inner_blend = score(blended);
   // 3. the smoothing weight.
   if (r.alpha < 0) {
     double best = -std::numeric_limits<double>::infinity();
@@ -175,14 +193,11 @@ inline Refinement choose_refinement(Refinement asked, const LinearHeads& heads, 
   return r;
 }
 
-/// One linear head, for the input `asked.input` (>= 0) says.
-inline Refinement choose_refinement(const Refinement& asked, const LinearTransfer& lt, const InnerData& in,
+/// One linear head on the scaled input (share 0).
+inline Refinement choose_refinement(Refinement asked, const LinearTransfer& lt, const InnerData& in,
                                     const CsrGraph& g) {
-  STAI_CHECK(asked.input >= 0 && asked.input < static_cast<int>(kLinearInputs.size()),
-             "refinement: one linear head needs a fixed input");
-  LinearHeads heads{};
-  heads[static_cast<std::size_t>(asked.input)] = &lt;
-  return choose_refinement(asked, heads, in, g);
+  STAI_CHECK(asked.share == 0, "refinement: one linear head takes share 0");
+  return choose_refinement(asked, LinearHeads{&lt, nullptr}, in, g);
 }
 
 }  // namespace stai::refine

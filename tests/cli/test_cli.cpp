@@ -231,6 +231,10 @@ TEST_CASE("cv: k-fold and leave-one-out over measured genes") {
     CHECK(g["blend_weight"].get<double>() <= 1);
     CHECK(g["ridge_lambda"].get<double>() > 0);
     CHECK(g["smooth_alpha"].get<double>() >= 0);
+    CHECK(g["linear_lognorm"].get<double>() >= 0);
+    CHECK(g["linear_lognorm"].get<double>() <= 1);
+    CHECK(g["ridge_lambda_lognorm"].get<double>() > 0);
+    CHECK(g["inner_objective"] == "balanced");
   }
 
   const Result l = run_stai("cv" + io_args() + "--scheme loo --genes Gene2,Gene3 --preset reference --out '" +

@@ -15,9 +15,7 @@
 // refinement has a linear head on each input and mixes them (refinement.hpp).
 #pragma once
 #include <algorithm>
-#include <array>
 #include <cmath>
-#include <string>
 #include <vector>
 
 #include "../data/contract.hpp"
